@@ -1,0 +1,9 @@
+/* The subcommands, one file each (src/cli/cmd_*.c), listed in commands.c. */
+#ifndef RATCHET_CLI_COMMANDS_H
+#define RATCHET_CLI_COMMANDS_H
+
+#include "cli/cli.h"
+
+extern const struct cli_command *const cli_commands[];
+
+#endif

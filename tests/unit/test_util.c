@@ -1,0 +1,182 @@
+/* Unit tests for src/util. */
+#include "harness.h"
+
+#include <stdlib.h>
+
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+#include "util/timeutil.h"
+#include "util/uuid.h"
+#include "util/vec.h"
+
+TEST(strbuf_appends_and_detaches)
+{
+    struct strbuf sb = STRBUF_INIT;
+    CHECK_STR_EQ(sb.buf, "");
+    CHECK(strbuf_adds(&sb, "hello") == 0);
+    CHECK(strbuf_addf(&sb, " %d", 42) == 0);
+    CHECK(strbuf_addch(&sb, '!') == 0);
+    CHECK_STR_EQ(sb.buf, "hello 42!");
+    size_t len;
+    char *s = strbuf_detach(&sb, &len);
+    CHECK_INT_EQ(len, 9);
+    CHECK_STR_EQ(s, "hello 42!");
+    CHECK_STR_EQ(sb.buf, "");
+    free(s);
+}
+
+TEST(strbuf_cap_refuses_and_keeps_content)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, 8);
+    CHECK(strbuf_adds(&sb, "12345") == 0);
+    CHECK_INT_EQ(strbuf_adds(&sb, "6789"), -E_TOO_LARGE);
+    CHECK_STR_EQ(sb.buf, "12345");
+    CHECK(strbuf_adds(&sb, "678") == 0);
+    CHECK_INT_EQ(strbuf_addf(&sb, "%d", 9), -E_TOO_LARGE);
+    CHECK_STR_EQ(sb.buf, "12345678");
+    strbuf_release(&sb);
+}
+
+TEST(strbuf_json_string_escapes)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_add_json_string(&sb, "a\"b\\c\n\x01", 7);
+    CHECK_STR_EQ(sb.buf, "\"a\\\"b\\\\c\\n\\u0001\"");
+    strbuf_release(&sb);
+}
+
+TEST(vec_pushes)
+{
+    VEC(int) v = {0};
+    for (int i = 0; i < 100; i++)
+        vec_push(&v, i * 2);
+    CHECK_INT_EQ(v.n, 100);
+    CHECK_INT_EQ(v.v[99], 198);
+    vec_free(&v);
+    CHECK(v.v == NULL);
+}
+
+TEST(err_table_maps_codes)
+{
+    struct err e;
+    int rc = err_set(&e, E_NOT_FOUND, "task %s not found", "x");
+    CHECK_INT_EQ(rc, -E_NOT_FOUND);
+    CHECK_STR_EQ(e.msg, "task x not found");
+    CHECK_INT_EQ(err_http_status(rc), 404);
+    CHECK_STR_EQ(err_http_string(rc), "NOT_FOUND");
+    CHECK_INT_EQ(err_exit_code(-E_USAGE), 2);
+    CHECK_INT_EQ(err_exit_code(-E_TASK), 1);
+    CHECK_INT_EQ(err_jsonrpc_code(-E_JSON), -32700);
+    CHECK_INT_EQ(err_from_name("CONFLICT"), E_CONFLICT);
+    CHECK_INT_EQ(err_from_name("nope"), E_OK);
+    err_prefix(&e, "loading %s", "dir");
+    CHECK_STR_EQ(e.msg, "loading dir: task x not found");
+    CHECK_INT_EQ(err_http_status(-9999), 500);
+}
+
+TEST(time_rfc3339_round_trips)
+{
+    int64_t ms;
+    char buf[40];
+    CHECK(time_parse_rfc3339("2026-11-26T09:14:00.123Z", &ms) == 0);
+    CHECK_STR_EQ(time_format_rfc3339_ms(ms, buf, sizeof(buf)), "2026-11-26T09:14:00.123Z");
+    CHECK(time_parse_rfc3339("2026-11-26T10:14:00+01:00", &ms) == 0);
+    CHECK_STR_EQ(time_format_rfc3339_ms(ms, buf, sizeof(buf)), "2026-11-26T09:14:00.000Z");
+    CHECK(time_parse_rfc3339("2024-02-29t00:00:00z", &ms) == 0);
+    CHECK(time_parse_rfc3339("2023-02-29T00:00:00Z", &ms) < 0);
+    CHECK(time_parse_rfc3339("2026-11-26", &ms) < 0);
+    CHECK(time_parse_rfc3339("2026-11-26T09:14:00", &ms) < 0);
+    CHECK(time_parse_rfc3339("2026-13-01T00:00:00Z", &ms) < 0);
+    CHECK(time_parse_rfc3339("", &ms) < 0);
+}
+
+TEST(uuid_v4_and_v5)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+    uuid_v4(a);
+    uuid_v4(b);
+    CHECK(uuid_is_valid(a));
+    CHECK(strcmp(a, b) != 0);
+    CHECK(a[14] == '4');
+    /* RFC 9562 appendix: v5 of "www.example.com" in the DNS namespace. */
+    CHECK(uuid_v5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "www.example.com", a) == 0);
+    CHECK_STR_EQ(a, "2ed6657d-e927-568b-95e1-2665a8aea6a2");
+    CHECK(uuid_v5("not-a-uuid", "x", a) < 0);
+    CHECK(!uuid_is_valid("2ed6657d-e927-568b-95e1-2665a8aea6a"));
+    CHECK(!uuid_is_valid("2ed6657d_e927-568b-95e1-2665a8aea6a2"));
+}
+
+TEST(json_parse_reports_position)
+{
+    json_t *v = NULL;
+    struct err e;
+    CHECK_INT_EQ(jsonx_parse("{\"a\": 1,\n \"b\": }", 16, &v, &e), -E_JSON);
+    CHECK(v == NULL);
+    CHECK_CONTAINS(e.msg, "line 2");
+    CHECK(jsonx_parse("42", 2, &v, &e) == 0);
+    CHECK(json_is_integer(v));
+    json_decref(v);
+    CHECK(jsonx_parse("123456789012345678901234567890", 30, &v, &e) == 0);
+    CHECK(json_is_real(v));
+    json_decref(v);
+}
+
+TEST(json_equal_numbers_by_value)
+{
+    json_t *a = json_pack("{s:i, s:[f, s]}", "x", 1, "y", 2.0, "z");
+    json_t *b = json_pack("{s:[i, s], s:f}", "y", 2, "z", "x", 1.0);
+    CHECK(jsonx_equal(a, b));
+    json_t *c = json_pack("{s:i, s:[i, s]}", "x", 1, "y", 2, "w");
+    CHECK(!jsonx_equal(a, c));
+    json_t *sub = json_pack("{s:i}", "x", 1);
+    CHECK(jsonx_is_subset(sub, a));
+    CHECK(!jsonx_is_subset(a, sub));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(sub);
+}
+
+TEST(json_pointer_escapes)
+{
+    struct strbuf sb = STRBUF_INIT;
+    jsonx_pointer_append(&sb, "a/b");
+    jsonx_pointer_append(&sb, "c~d");
+    jsonx_pointer_append_index(&sb, 3);
+    CHECK_STR_EQ(sb.buf, "/a~1b/c~0d/3");
+    strbuf_release(&sb);
+}
+
+TEST(fs_write_read_list)
+{
+    char *dir = fs_path_join(test_tmpdir(), "fs/a/b");
+    CHECK(fs_mkdir_p(dir, 0755, NULL) == 0);
+    CHECK(fs_is_dir(dir));
+    char *f1 = fs_path_join(dir, "z.txt"), *f2 = fs_path_join(dir, "a.txt");
+    CHECK(fs_write_atomic(f1, "zz", 2, 0644, NULL) == 0);
+    CHECK(fs_write_atomic(f2, "aaa", 3, 0644, NULL) == 0);
+    char *data;
+    size_t len;
+    CHECK(fs_read_file(f2, 0, &data, &len, NULL) == 0);
+    CHECK_INT_EQ(len, 3);
+    CHECK_STR_EQ(data, "aaa");
+    free(data);
+    struct err e;
+    CHECK_INT_EQ(fs_read_file(f2, 2, &data, &len, &e), -E_TOO_LARGE);
+    char **names;
+    size_t n;
+    CHECK(fs_list_dir(dir, &names, &n, NULL) == 0);
+    CHECK_INT_EQ(n, 2);
+    CHECK_STR_EQ(names[0], "a.txt");
+    fs_free_names(names, n);
+    char *missing = fs_path_join(dir, "missing");
+    CHECK_INT_EQ(fs_read_file(missing, 0, &data, &len, &e), -E_NOT_FOUND);
+    CHECK_CONTAINS(e.msg, "missing");
+    free(missing);
+    free(f1);
+    free(f2);
+    free(dir);
+}
