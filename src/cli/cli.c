@@ -126,8 +126,7 @@ static void print_group_help(FILE *out, const char *group)
     fprintf(out, "usage: ratchet %s <subcommand> [options]\n\nsubcommands:\n", group);
     for (size_t i = 0; cli_commands[i]; i++)
         if (strncmp(cli_commands[i]->name, group, len) == 0 && cli_commands[i]->name[len] == ' ')
-            fprintf(out, "  %-20s %s\n", cli_commands[i]->name + len + 1,
-                    cli_commands[i]->summary);
+            fprintf(out, "  %-20s %s\n", cli_commands[i]->name + len + 1, cli_commands[i]->summary);
 }
 
 static void print_command_help(FILE *out, const struct cli_command *cmd)
@@ -174,8 +173,8 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, int 
             continue;
         }
         if (strncmp(arg, "--", 2) != 0)
-            return err_set(err, E_USAGE, "unknown option '%s'%s%s", arg,
-                           cmd ? " for " : "", cmd ? cmd->name : "");
+            return err_set(err, E_USAGE, "unknown option '%s'%s%s", arg, cmd ? " for " : "",
+                           cmd ? cmd->name : "");
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct cli_option *o = find_option(cmd ? cmd->options : NULL, name, nlen);
@@ -212,8 +211,10 @@ static int configure_logging(const struct cli_args *a, struct err *err)
     const char *lv = a->log_level ? a->log_level : getenv("RATCHET_LOG_LEVEL");
     const char *lf = a->log_format ? a->log_format : getenv("RATCHET_LOG_FORMAT");
     if (lv && *lv && log_level_parse(lv, &level) < 0)
-        return err_set(err, E_USAGE, "--log-level: unknown level \"%s\" (trace, debug, info, "
-                                     "warn, error, off)", lv);
+        return err_set(err, E_USAGE,
+                       "--log-level: unknown level \"%s\" (trace, debug, info, "
+                       "warn, error, off)",
+                       lv);
     if (lf && *lf && log_format_parse(lf, &format) < 0)
         return err_set(err, E_USAGE, "--log-format: unknown format \"%s\" (text, json)", lf);
     log_configure(level, format, NULL);

@@ -45,10 +45,10 @@ struct cli_args {
 };
 
 struct cli_command {
-    const char *name;    /* "run-once", or "generate task" for two-word commands */
-    const char *summary; /* one line for `ratchet --help` */
-    const char *usage;   /* positional part of the usage line, may be NULL */
-    const char *details; /* paragraph for `ratchet <cmd> --help`, may be NULL */
+    const char *name;                 /* "run-once", or "generate task" for two-word commands */
+    const char *summary;              /* one line for `ratchet --help` */
+    const char *usage;                /* positional part of the usage line, may be NULL */
+    const char *details;              /* paragraph for `ratchet <cmd> --help`, may be NULL */
     const struct cli_option *options; /* terminated by {NULL} */
     int (*run)(const struct cli_args *args, struct err *err);
     bool hidden;

@@ -12,10 +12,9 @@ struct err_info {
     int exit_code;
 };
 
-static const struct err_info err_table[E__COUNT] = {
-    [E_OK] = {"OK", 200, "OK", 0, 0},
+static const struct err_info err_table[E__COUNT] = {[E_OK] = {"OK", 200, "OK", 0, 0},
 #define X(name, http, str, rpc, exitc, doc) [E_##name] = {#name, http, str, rpc, exitc},
-    RATCHET_ERRORS(X)
+                                                    RATCHET_ERRORS(X)
 #undef X
 };
 

@@ -15,8 +15,7 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
-int fs_read_fd(int fd, const char *name, size_t max_bytes, char **out, size_t *len,
-               struct err *err)
+int fs_read_fd(int fd, const char *name, size_t max_bytes, char **out, size_t *len, struct err *err)
 {
     struct strbuf sb;
     strbuf_init(&sb, max_bytes);
@@ -64,14 +63,12 @@ int fs_read_file(const char *path, size_t max_bytes, char **out, size_t *len, st
     return rc;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                    struct err *err)
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err *err)
 {
     char *tmp = xasprintf("%s.tmp-%d-XXXXXX", path, (int)getpid());
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        int rc = err_set(err, E_IO, "cannot create a file next to %s: %s", path,
-                         strerror(errno));
+        int rc = err_set(err, E_IO, "cannot create a file next to %s: %s", path, strerror(errno));
         free(tmp);
         return rc;
     }
@@ -111,8 +108,7 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *err)
             char saved = *p;
             *p = '\0';
             if (mkdir(copy, mode) != 0 && errno != EEXIST) {
-                rc = err_set(err, E_IO, "cannot create directory %s: %s", copy,
-                             strerror(errno));
+                rc = err_set(err, E_IO, "cannot create directory %s: %s", copy, strerror(errno));
                 break;
             }
             *p = saved;
@@ -149,8 +145,8 @@ int fs_make_temp_dir(const char *prefix, char **out, struct err *err)
     const char *base = getenv("TMPDIR");
     char *tmpl = xasprintf("%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix);
     if (!mkdtemp(tmpl)) {
-        int rc = err_set(err, E_IO, "cannot create a temporary directory %s: %s", tmpl,
-                         strerror(errno));
+        int rc =
+            err_set(err, E_IO, "cannot create a temporary directory %s: %s", tmpl, strerror(errno));
         free(tmpl);
         return rc;
     }

@@ -17,8 +17,7 @@ int fs_read_fd(int fd, const char *name, size_t max_bytes, char **out, size_t *l
                struct err *err);
 /* Writes via a temp file in the same directory, fsync and rename: readers see the old or
  * the new content, never a mix. */
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                    struct err *err);
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct err *err);
 int fs_mkdir_p(const char *path, mode_t mode, struct err *err);
 /* Removes a file or a directory tree; a missing path is not an error. */
 int fs_remove_tree(const char *path, struct err *err);

@@ -17,8 +17,8 @@ int jsonx_parse(const char *buf, size_t len, json_t **out, struct err *err)
         v = json_loadb(buf, len, flags | JSON_DECODE_INT_AS_REAL, &je);
     if (!v) {
         *out = NULL;
-        return err_set(err, E_JSON, "malformed JSON at line %d, column %d (byte %d): %s",
-                       je.line, je.column, je.position, je.text);
+        return err_set(err, E_JSON, "malformed JSON at line %d, column %d (byte %d): %s", je.line,
+                       je.column, je.position, je.text);
     }
     *out = v;
     return 0;

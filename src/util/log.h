@@ -21,8 +21,14 @@ struct log_field {
     const char *str; /* string value, or NULL for a number */
     double num;
 };
-#define LF_STR(k, v) {(k), (v) ? (v) : "", 0}
-#define LF_NUM(k, v) {(k), NULL, (double)(v)}
+#define LF_STR(k, v)           \
+    {                          \
+        (k), (v) ? (v) : "", 0 \
+    }
+#define LF_NUM(k, v)           \
+    {                          \
+        (k), NULL, (double)(v) \
+    }
 
 /* Sets level, format and the process tag shown in each record ("serve", "worker-2"). The
  * tag is copied. Call before starting threads. */
@@ -40,8 +46,8 @@ void log_fields(enum log_level level, const struct log_field *fields, size_t nfi
 
 #define log_trace(...) log_fields(LOG_TRACE, NULL, 0, __VA_ARGS__)
 #define log_debug(...) log_fields(LOG_DEBUG, NULL, 0, __VA_ARGS__)
-#define log_info(...) log_fields(LOG_INFO, NULL, 0, __VA_ARGS__)
-#define log_warn(...) log_fields(LOG_WARN, NULL, 0, __VA_ARGS__)
+#define log_info(...)  log_fields(LOG_INFO, NULL, 0, __VA_ARGS__)
+#define log_warn(...)  log_fields(LOG_WARN, NULL, 0, __VA_ARGS__)
 #define log_error(...) log_fields(LOG_ERROR, NULL, 0, __VA_ARGS__)
 
 #endif

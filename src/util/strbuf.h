@@ -24,7 +24,10 @@ struct strbuf {
 };
 
 extern char strbuf_empty[];
-#define STRBUF_INIT {strbuf_empty, 0, 0, 0}
+#define STRBUF_INIT           \
+    {                         \
+        strbuf_empty, 0, 0, 0 \
+    }
 
 void strbuf_init(struct strbuf *sb, size_t max_bytes);
 void strbuf_release(struct strbuf *sb);

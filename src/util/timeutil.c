@@ -69,8 +69,7 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 {
     const char *p = s;
     int Y, M, D, h, mi, sec, frac_ms = 0;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D))
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
         return -E_INVALID;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -E_INVALID;

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t time_now_ms(void);   /* wall clock */
-int64_t time_now_us(void);   /* wall clock, microseconds */
-int64_t time_mono_ns(void);  /* monotonic, for durations */
+int64_t time_now_ms(void);  /* wall clock */
+int64_t time_now_us(void);  /* wall clock, microseconds */
+int64_t time_mono_ns(void); /* monotonic, for durations */
 int64_t time_mono_ms(void);
 
 /* Writes "2026-11-26T09:14:00.123Z" (24 chars + NUL); returns buf. */

@@ -13,23 +13,23 @@
 
 #include "util/xalloc.h"
 
-#define VEC(T)                                                                                     \
-    struct {                                                                                       \
-        T *v;                                                                                      \
-        size_t n, cap;                                                                             \
+#define VEC(T)         \
+    struct {           \
+        T *v;          \
+        size_t n, cap; \
     }
 
 #define vec_reserve(vp, need) ((vp)->v = xgrow((vp)->v, &(vp)->cap, (need), sizeof(*(vp)->v)))
-#define vec_push(vp, x)                                                                            \
-    do {                                                                                           \
-        vec_reserve((vp), (vp)->n + 1);                                                            \
-        (vp)->v[(vp)->n++] = (x);                                                                  \
+#define vec_push(vp, x)                 \
+    do {                                \
+        vec_reserve((vp), (vp)->n + 1); \
+        (vp)->v[(vp)->n++] = (x);       \
     } while (0)
-#define vec_free(vp)                                                                               \
-    do {                                                                                           \
-        free((vp)->v);                                                                             \
-        (vp)->v = NULL;                                                                            \
-        (vp)->n = (vp)->cap = 0;                                                                   \
+#define vec_free(vp)             \
+    do {                         \
+        free((vp)->v);           \
+        (vp)->v = NULL;          \
+        (vp)->n = (vp)->cap = 0; \
     } while (0)
 
 #endif

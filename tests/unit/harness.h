@@ -33,50 +33,50 @@ const char *test_tmpdir(void);
 /* Absolute path of the repository root (from $RATCHET_ROOT or the binary's cwd). */
 const char *test_root(void);
 
-#define TEST(name)                                                                                 \
-    static void name(void);                                                                        \
-    static struct test_case name##_case = {#name, name, NULL};                                     \
-    __attribute__((constructor)) static void name##_register(void)                                 \
-    {                                                                                              \
-        test_register(&name##_case);                                                               \
-    }                                                                                              \
+#define TEST(name)                                                 \
+    static void name(void);                                        \
+    static struct test_case name##_case = {#name, name, NULL};     \
+    __attribute__((constructor)) static void name##_register(void) \
+    {                                                              \
+        test_register(&name##_case);                               \
+    }                                                              \
     static void name(void)
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                                     \
+#define CHECK(cond)                                            \
+    do {                                                       \
+        if (!(cond))                                           \
+            test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); \
     } while (0)
 
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond);                                   \
-            return;                                                                                \
-        }                                                                                          \
+#define REQUIRE(cond)                                            \
+    do {                                                         \
+        if (!(cond)) {                                           \
+            test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond); \
+            return;                                              \
+        }                                                        \
     } while (0)
 
-#define CHECK_INT_EQ(a, b)                                                                         \
-    do {                                                                                           \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
-        if (a_ != b_)                                                                              \
-            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);               \
+#define CHECK_INT_EQ(a, b)                                                           \
+    do {                                                                             \
+        long long a_ = (long long)(a), b_ = (long long)(b);                          \
+        if (a_ != b_)                                                                \
+            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
     } while (0)
 
-#define CHECK_STR_EQ(a, b)                                                                         \
-    do {                                                                                           \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                     \
-            test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,                    \
-                      a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                     \
+#define CHECK_STR_EQ(a, b)                                                      \
+    do {                                                                        \
+        const char *a_ = (a), *b_ = (b);                                        \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                  \
+            test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
+                      a_ ? a_ : "(null)", b_ ? b_ : "(null)");                  \
     } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                                                \
-    do {                                                                                           \
-        const char *h_ = (hay), *n_ = (needle);                                                    \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            test_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, n_,              \
-                      h_ ? h_ : "(null)");                                                         \
+#define CHECK_CONTAINS(hay, needle)                                                   \
+    do {                                                                              \
+        const char *h_ = (hay), *n_ = (needle);                                       \
+        if (!h_ || !strstr(h_, n_))                                                   \
+            test_fail(__FILE__, __LINE__, "%s contains \"%s\": got \"%s\"", #hay, n_, \
+                      h_ ? h_ : "(null)");                                            \
     } while (0)
 
 #endif

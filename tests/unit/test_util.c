@@ -8,6 +8,7 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "util/timeutil.h"
+#include "util/units.h"
 #include "util/uuid.h"
 #include "util/vec.h"
 
@@ -179,4 +180,33 @@ TEST(fs_write_read_list)
     free(f1);
     free(f2);
     free(dir);
+}
+
+TEST(units_sizes_and_durations)
+{
+    uint64_t b;
+    CHECK(units_parse_size("128MB", "x", &b, NULL) == 0);
+    CHECK_INT_EQ(b, 128u << 20);
+    CHECK(units_parse_size("64 KiB", "x", &b, NULL) == 0);
+    CHECK_INT_EQ(b, 65536);
+    CHECK(units_parse_size("1048576", "x", &b, NULL) == 0);
+    CHECK_INT_EQ(b, 1048576);
+    CHECK(units_parse_size("1.5gb", "x", &b, NULL) == 0);
+    CHECK_INT_EQ(b, 1610612736);
+    struct err e;
+    CHECK_INT_EQ(units_parse_size("12 parsecs", "memory_limit", &b, &e), -E_INVALID);
+    CHECK_CONTAINS(e.msg, "memory_limit: \"12 parsecs\" is not a size");
+    CHECK(units_parse_size("-1MB", "x", &b, NULL) < 0);
+    CHECK(units_parse_size("", "x", &b, NULL) < 0);
+    int64_t ms;
+    CHECK(units_parse_duration_ms("30s", 1, "t", &ms, NULL) == 0);
+    CHECK_INT_EQ(ms, 30000);
+    CHECK(units_parse_duration_ms("250", 1, "t", &ms, NULL) == 0);
+    CHECK_INT_EQ(ms, 250);
+    CHECK(units_parse_duration_ms("300", 1000, "t", &ms, NULL) == 0);
+    CHECK_INT_EQ(ms, 300000);
+    CHECK(units_parse_duration_ms("2m", 1, "t", &ms, NULL) == 0);
+    CHECK_INT_EQ(ms, 120000);
+    CHECK(units_parse_duration_ms("soon", 1, "t", &ms, &e) < 0);
+    CHECK_CONTAINS(e.msg, "not a duration");
 }
