@@ -189,3 +189,97 @@ const char *jsonx_type_name(const json_t *v)
     }
     return "unknown";
 }
+
+struct diff_state {
+    struct strbuf *out;
+    struct strbuf path;
+    bool subset;
+    size_t count, max_lines;
+};
+
+/* A short rendering of v for diff lines: compact JSON cut at 80 bytes. */
+static void add_short(struct strbuf *out, const json_t *v)
+{
+    char *s = jsonx_dumps(v);
+    size_t len = strlen(s);
+    if (len > 80)
+        strbuf_addf(out, "%.77s...", s);
+    else
+        strbuf_adds(out, s);
+    free(s);
+}
+
+static void diff_line(struct diff_state *d, const char *what, const json_t *exp, const json_t *act)
+{
+    if (d->count++ >= d->max_lines)
+        return;
+    strbuf_addf(d->out, "  %s: ", d->path.len ? d->path.buf : "(root)");
+    if (strcmp(what, "missing") == 0) {
+        strbuf_adds(d->out, "missing (expected ");
+        add_short(d->out, exp);
+        strbuf_adds(d->out, ")\n");
+    } else if (strcmp(what, "unexpected") == 0) {
+        strbuf_adds(d->out, "unexpected ");
+        add_short(d->out, act);
+        strbuf_addch(d->out, '\n');
+    } else {
+        strbuf_adds(d->out, "expected ");
+        add_short(d->out, exp);
+        strbuf_adds(d->out, ", got ");
+        add_short(d->out, act);
+        strbuf_addch(d->out, '\n');
+    }
+}
+
+static void diff_value(struct diff_state *d, const json_t *exp, const json_t *act)
+{
+    size_t mark = d->path.len;
+    if (json_is_object(exp) && json_is_object(act)) {
+        const char *key;
+        json_t *ev;
+        json_object_foreach((json_t *)exp, key, ev)
+        {
+            jsonx_pointer_append(&d->path, key);
+            json_t *av = json_object_get(act, key);
+            if (!av)
+                diff_line(d, "missing", ev, NULL);
+            else
+                diff_value(d, ev, av);
+            strbuf_setlen(&d->path, mark);
+        }
+        if (d->subset)
+            return;
+        json_t *av;
+        json_object_foreach((json_t *)act, key, av)
+        {
+            if (json_object_get(exp, key))
+                continue;
+            jsonx_pointer_append(&d->path, key);
+            diff_line(d, "unexpected", NULL, av);
+            strbuf_setlen(&d->path, mark);
+        }
+        return;
+    }
+    if (json_is_array(exp) && json_is_array(act) && json_array_size(exp) == json_array_size(act)) {
+        for (size_t i = 0; i < json_array_size(exp); i++) {
+            jsonx_pointer_append_index(&d->path, i);
+            diff_value(d, json_array_get(exp, i), json_array_get(act, i));
+            strbuf_setlen(&d->path, mark);
+        }
+        return;
+    }
+    if (!jsonx_equal(exp, act))
+        diff_line(d, "changed", exp, act);
+}
+
+size_t jsonx_diff(const json_t *expected, const json_t *actual, bool subset, struct strbuf *out,
+                  size_t max_lines)
+{
+    struct diff_state d = {
+        .out = out, .path = STRBUF_INIT, .subset = subset, .max_lines = max_lines};
+    diff_value(&d, expected, actual);
+    if (d.count > max_lines)
+        strbuf_addf(out, "  ... %zu more\n", d.count - max_lines);
+    strbuf_release(&d.path);
+    return d.count;
+}

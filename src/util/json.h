@@ -39,6 +39,14 @@ int jsonx_int(const json_t *obj, const char *key, long long *out);
 /* Returns the first of the given keys present in obj (e.g. "input_data", "inputData"). */
 json_t *jsonx_get_either(const json_t *obj, const char *key1, const char *key2);
 
+/* Writes a readable difference of `actual` from `expected` into out, one line per
+ * difference ("  /sum: expected 42, got 10", "  /name: missing (expected \"x\")",
+ * "  /extra: unexpected 1"), at most max_lines lines (then "  ... N more"). With subset, keys
+ * of actual objects that expected does not name are not differences. Returns the number of
+ * differences (0 when equal). */
+size_t jsonx_diff(const json_t *expected, const json_t *actual, bool subset, struct strbuf *out,
+                  size_t max_lines);
+
 /* Appends "/token" to a JSON Pointer, escaping '~' and '/' (RFC 6901). */
 void jsonx_pointer_append(struct strbuf *ptr, const char *token);
 void jsonx_pointer_append_index(struct strbuf *ptr, size_t index);

@@ -5,6 +5,8 @@
 #include <zip.h>
 
 #include "task/task.h"
+#include "task/testcase.h"
+#include "util/json.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/uuid.h"
@@ -325,4 +327,96 @@ TEST(sample_tasks_load)
             task_free(t);
         free(p);
     }
+}
+
+static int parse_test(const char *json, struct testcase *tc, struct err *e)
+{
+    struct task_file f = {(char *)"test-x.json", (char *)json, strlen(json)};
+    return testcase_parse(&f, tc, e);
+}
+
+TEST(testcase_parses_both_dialects)
+{
+    struct testcase tc;
+    REQUIRE(parse_test("{\"input\":{\"a\":1},\"expected_output\":{\"b\":2}}", &tc, NULL) == 0);
+    CHECK_STR_EQ(tc.name, "test-x");
+    CHECK(json_is_object(tc.expected_output));
+    CHECK(!tc.has_mock);
+    testcase_release(&tc);
+    REQUIRE(
+        parse_test("{\"name\":\"mcp\",\"input\":{},\"expected\":{\"b\":2},\"match\":\"subset\"}",
+                   &tc, NULL) == 0);
+    CHECK_STR_EQ(tc.name, "mcp");
+    CHECK(json_is_object(tc.expected_output));
+    CHECK_INT_EQ(tc.match, TESTCASE_SUBSET);
+    testcase_release(&tc);
+    REQUIRE(parse_test("{\"should_fail\":true,\"expected_error\":\"boom\"}", &tc, NULL) == 0);
+    CHECK(tc.should_fail);
+    CHECK_STR_EQ(tc.expected_error, "boom");
+    CHECK(json_is_object(tc.input));
+    testcase_release(&tc);
+}
+
+TEST(testcase_bad_files_are_named)
+{
+    static const struct {
+        const char *json, *message;
+    } cases[] = {
+        {"{\"input\": }", "tests/test-x.json: malformed JSON at line 1"},
+        {"[]", "a test must be a JSON object"},
+        {"{\"expeted_output\":{}}", "unknown key \"expeted_output\""},
+        {"{\"expected_error\":5}", "\"expected_error\" must be a string"},
+        {"{\"match\":\"fuzzy\"}", "\"match\" must be \"exact\" or \"subset\""},
+        {"{\"mock\":{\"http\":{\"response\":{}}}}", "mock.http: \"url\" is missing"},
+        {"{\"mock\":{\"http\":[{\"url\":\"a\",\"response\":1},{\"url\":\"b\"}]}}",
+         "mock.http[1]: \"response\" is missing"},
+        {"{\"mock\":{\"http\":{\"url\":\"a\",\"response\":{\"status\":999}}}}",
+         "must be an HTTP status"},
+        {"{\"mock\":\"x\"}", "\"mock\" must be an object"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct testcase tc;
+        struct err e = {0};
+        CHECK(parse_test(cases[i].json, &tc, &e) < 0);
+        CHECK_CONTAINS(e.msg, cases[i].message);
+        CHECK_CONTAINS(e.msg, "tests/test-x.json");
+    }
+}
+
+TEST(testcase_mocks_match_exact_then_substring_in_order)
+{
+    struct testcase tc;
+    struct err e = {0};
+    REQUIRE(parse_test("{\"mock\":{\"http\":["
+                       "{\"url\":\"api.example.com/weather\",\"response\":{\"temp\":1}},"
+                       "{\"url\":\"https://api.example.com/weather?q=Oslo\",\"response\":"
+                       "{\"status\":404,\"body\":\"nope\"}},"
+                       "{\"url\":\"https://x.test/post\",\"method\":\"post\",\"body\":{\"a\":1},"
+                       "\"response\":{\"ok\":true,\"body\":{\"done\":true}}},"
+                       "{\"url\":\"https://x.test/seq\",\"response\":1},"
+                       "{\"url\":\"https://x.test/seq\",\"response\":2}"
+                       "]}}",
+                       &tc, &e) == 0);
+    CHECK(tc.has_mock);
+    REQUIRE(tc.nmocks == 5);
+    struct test_mock *m =
+        testcase_find_mock(&tc, "GET", "https://api.example.com/weather?q=Oslo", NULL, NULL, 0);
+    REQUIRE(m != NULL);
+    CHECK_INT_EQ(m->status, 404);
+    CHECK_STR_EQ(m->body, "nope");
+    m = testcase_find_mock(&tc, "GET", "https://api.example.com/weather?q=Rome", NULL, NULL, 0);
+    REQUIRE(m != NULL);
+    CHECK_INT_EQ(m->status, 200);
+    CHECK_STR_EQ(m->body, "{\"temp\":1}");
+    CHECK_STR_EQ(jsonx_str(m->headers, "content-type"), "application/json");
+    CHECK(testcase_find_mock(&tc, "POST", "https://x.test/post", NULL, "{\"a\":2}", 7) == NULL);
+    m = testcase_find_mock(&tc, "POST", "https://x.test/post", NULL, "{ \"a\": 1 }", 10);
+    REQUIRE(m != NULL);
+    CHECK_STR_EQ(m->body, "{\"done\":true}");
+    CHECK(testcase_find_mock(&tc, "DELETE", "https://x.test/post", NULL, NULL, 0) == NULL);
+    CHECK_STR_EQ(testcase_find_mock(&tc, "GET", "https://x.test/seq", NULL, NULL, 0)->body, "1");
+    CHECK_STR_EQ(testcase_find_mock(&tc, "GET", "https://x.test/seq", NULL, NULL, 0)->body, "2");
+    CHECK_STR_EQ(testcase_find_mock(&tc, "GET", "https://x.test/seq", NULL, NULL, 0)->body, "2");
+    CHECK(testcase_find_mock(&tc, "GET", "https://elsewhere.test/", NULL, NULL, 0) == NULL);
+    testcase_release(&tc);
 }

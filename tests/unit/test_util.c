@@ -210,3 +210,26 @@ TEST(units_sizes_and_durations)
     CHECK(units_parse_duration_ms("soon", 1, "t", &ms, &e) < 0);
     CHECK_CONTAINS(e.msg, "not a duration");
 }
+
+TEST(json_diff_is_readable)
+{
+    json_t *exp = json_pack("{s:i, s:s, s:[i,i], s:{s:b}}", "sum", 42, "name", "x", "list", 1, 2,
+                            "nested", "flag", 1);
+    json_t *act = json_pack("{s:i, s:[i,i], s:{s:b}, s:i}", "sum", 10, "list", 1, 3, "nested",
+                            "flag", 1, "extra", 7);
+    struct strbuf sb = STRBUF_INIT;
+    CHECK_INT_EQ(jsonx_diff(exp, act, false, &sb, 10), 4);
+    CHECK_CONTAINS(sb.buf, "  /sum: expected 42, got 10\n");
+    CHECK_CONTAINS(sb.buf, "  /name: missing (expected \"x\")\n");
+    CHECK_CONTAINS(sb.buf, "  /list/1: expected 2, got 3\n");
+    CHECK_CONTAINS(sb.buf, "  /extra: unexpected 7\n");
+    strbuf_reset(&sb);
+    CHECK_INT_EQ(jsonx_diff(exp, act, true, &sb, 1), 3);
+    CHECK_CONTAINS(sb.buf, "... 2 more");
+    strbuf_reset(&sb);
+    CHECK_INT_EQ(jsonx_diff(exp, exp, false, &sb, 10), 0);
+    CHECK_STR_EQ(sb.buf, "");
+    strbuf_release(&sb);
+    json_decref(exp);
+    json_decref(act);
+}
