@@ -1,0 +1,87 @@
+/*
+ * The dispatcher: on each node, the owner of the job pipeline. It lives on the node's libuv
+ * loop thread: it claims due jobs from the store, hands them to idle slots of the worker
+ * pool, applies results (retry, dead letter, completion) in batched transactions, renews
+ * leases, enforces timeouts and cancellations, and publishes events. Front ends never talk
+ * to workers directly: they enqueue through the store and wake the dispatcher, or ask it
+ * for a direct (synchronous) run.
+ *
+ * Thread rules: dispatcher_new/_start/_drain/_free on the loop thread (before/after
+ * uv_run); every other function is callable from any thread (HTTP threads).
+ *
+ * CONTRACT between the queue/worker work (issue 6, which implements this header) and the
+ * service/REST work (issue 8, which calls it). Change it only together.
+ */
+#ifndef RATCHET_WORKER_DISPATCHER_H
+#define RATCHET_WORKER_DISPATCHER_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct err;
+struct event_bus;
+struct store;
+struct dispatcher;
+
+/* A direct run: not a queued job (REST POST /tasks/{id}/execute, GraphQL
+ * executeTaskDirect, MCP ratchet_execute_task). It is recorded as an execution (job_id
+ * null) like any other run. */
+struct dispatcher_run_request {
+    int64_t task_id;        /* store id of the task (its current version runs) */
+    const char *input_json; /* already validated against the task's input schema */
+    int64_t timeout_ms;     /* 0: the task's timeout, else the configured default */
+    const char *request_id; /* for logs; may be NULL */
+};
+
+/* Everything borrowed: valid only during the callback; copy what you keep. */
+struct dispatcher_run_result {
+    int status;              /* 0, or -E_TASK, -E_SCHEMA (output), -E_TIMEOUT, -E_LIMIT,
+                                -E_CANCELLED, -E_UNAVAILABLE (no workers), -E_INTERNAL */
+    const char *output_json; /* the output when status is 0, else NULL */
+    const json_t *error;     /* when failed: {type, message, stack?, status?, details?} */
+    const json_t *logs;      /* array of {timestamp, level, message} */
+    int64_t execution_id;    /* store id of the recorded execution */
+    const char *execution_uuid;
+    int64_t duration_ms;
+};
+
+typedef void (*dispatcher_result_fn)(void *ud, const struct dispatcher_run_result *res);
+
+/* Creates the dispatcher for this node. store and cfg are borrowed and must outlive it;
+ * bus may be NULL (no events). Spawns nothing until dispatcher_start. */
+int dispatcher_new(uv_loop_t *loop, struct store *store, const struct config *cfg,
+                   struct event_bus *bus, struct dispatcher **out, struct err *err);
+/* Starts the worker pool and claiming. `self_exe` is the ratchet binary re-executed in
+ * worker mode (fork+exec). */
+int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err);
+
+/* Jobs were enqueued (or became due): claim now rather than at the next tick. Thread-safe,
+ * cheap, coalesced. */
+void dispatcher_wake(struct dispatcher *d);
+
+/* Runs a task directly on this node's workers; `done` is called exactly once, on the loop
+ * thread, with the result (also when the run cannot start: status -E_UNAVAILABLE).
+ * Thread-safe. Returns 0, or a negative code (with err) if the request was refused before
+ * being queued. */
+int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request *req,
+                       dispatcher_result_fn done, void *ud, struct err *err);
+
+/* A job was marked cancelled/cancel-requested in the store: stop its run now if this node
+ * holds it (takes effect within 50 ms). Thread-safe; a no-op for jobs this node does not
+ * run. */
+void dispatcher_cancel_job(struct dispatcher *d, int64_t job_id);
+
+/* A snapshot of this node's worker processes for GET /workers: an owned JSON array of
+ * {id, pid, status, runs, failures, rssBytes, startedAt, lastHeartbeat, currentJobs[]}.
+ * Thread-safe. */
+json_t *dispatcher_workers(struct dispatcher *d);
+
+/* Graceful drain (SIGTERM): stop claiming, let runs finish up to grace_ms, then requeue
+ * what remains and stop the workers; `done` (may be NULL) is called on the loop thread when
+ * everything has stopped. */
+void dispatcher_drain(struct dispatcher *d, int64_t grace_ms, void (*done)(void *ud), void *ud);
+void dispatcher_free(struct dispatcher *d);
+
+#endif
