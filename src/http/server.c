@@ -1,0 +1,1259 @@
+/*
+ * The server (http.h): libmicrohttpd's daemon and its callbacks, and the request pipeline
+ * that every request goes through before a handler sees it (see the order in http.h).
+ *
+ * libmicrohttpd calls us back per request: the URI callback (request line read: we create
+ * the request), the access handler (headers read; then once per body piece; then once at
+ * the end of the body; then again after every resume), the completion callback (answer sent
+ * or connection lost) and the connection callback (socket opened and closed).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/internal.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/metrics.h"
+#include "util/timeutil.h"
+#include "util/uuid.h"
+#include "util/xalloc.h"
+
+#define DRAIN_MAX_BYTES (1u << 20) /* input read and dropped after an early answer */
+
+/* ---- configuration ---- */
+
+void http_config_init(struct http_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->bind_address = "127.0.0.1";
+    cfg->port = 8080;
+    cfg->threads = 4;
+    cfg->max_connections = 1024;
+    cfg->max_connections_per_ip = 256;
+    cfg->idle_timeout_s = 30;
+    cfg->body_timeout_s = 60;
+    cfg->max_header_bytes = 32 * 1024;
+    cfg->max_body_bytes = 1024 * 1024;
+    cfg->max_query_params = 256;
+    cfg->max_query_bytes = 8 * 1024;
+    cfg->cors.enabled = true;
+    cfg->cors.max_age_s = 3600;
+    cfg->rate_limit.per_minute = 60;
+    cfg->rate_limit.burst = 10;
+    cfg->rate_limit.max_clients = 10000;
+    cfg->sse_heartbeat_ms = 15000;
+    cfg->stream_max_buffer_bytes = 4 * 1024 * 1024;
+    cfg->ws_max_message_bytes = 1024 * 1024;
+    cfg->ws_ping_interval_ms = 30000;
+    cfg->access_log = true;
+}
+
+static const char *const role_names[] = {"none", "viewer", "operator", "admin"};
+
+const char *http_role_name(enum http_role role)
+{
+    return role <= HTTP_ROLE_ADMIN ? role_names[role] : "unknown";
+}
+
+int http_role_parse(const char *s, enum http_role *out)
+{
+    for (int i = 0; i <= HTTP_ROLE_ADMIN; i++) {
+        if (s && strcasecmp(s, role_names[i]) == 0) {
+            *out = (enum http_role)i;
+            return 0;
+        }
+    }
+    return -E_INVALID;
+}
+
+static const char *const method_names[] = {"",      "GET",    "HEAD",    "POST", "PUT",
+                                           "PATCH", "DELETE", "OPTIONS", "OTHER"};
+
+const char *http_method_name(enum http_method m)
+{
+    return m >= HTTP_GET && m <= HTTP_METHOD_OTHER ? method_names[m] : "OTHER";
+}
+
+static enum http_method parse_method(const char *s)
+{
+    for (int m = HTTP_GET; m < HTTP_METHOD_OTHER; m++)
+        if (strcmp(s, method_names[m]) == 0)
+            return (enum http_method)m;
+    return HTTP_METHOD_OTHER;
+}
+
+static void register_metrics(struct http_server *srv)
+{
+    struct metrics *m = srv->cfg.metrics;
+    if (!m)
+        return;
+    srv->m_requests = metrics_counter(m, "ratchet_http_requests_total",
+                                      "HTTP requests answered, by route pattern, method and "
+                                      "status.",
+                                      (const char *[]){"route", "method", "status", NULL}, NULL);
+    srv->m_duration = metrics_histogram(
+        m, "ratchet_http_request_duration_seconds",
+        "Time from request line to the last byte of the answer (streams excluded).",
+        (const char *[]){"route", "method", NULL}, metrics_latency_buckets,
+        metrics_latency_buckets_count, NULL);
+    srv->m_in_flight = metrics_gauge(m, "ratchet_http_requests_in_flight",
+                                     "Requests received and not yet completed.", NULL, NULL);
+    srv->m_rate_limited =
+        metrics_counter(m, "ratchet_http_rate_limited_total",
+                        "Requests refused with 429 by the rate limiter.", NULL, NULL);
+    srv->s_in_flight = metric_with(srv->m_in_flight, NULL);
+}
+
+int http_server_new(const struct http_config *cfg, struct http_server **out, struct err *err)
+{
+    *out = NULL;
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+    int rc = 0;
+    srv->cfg = *cfg;
+    srv->listen_fd = -1;
+    srv->bind_address = xstrdup(cfg->bind_address ? cfg->bind_address : "127.0.0.1");
+    srv->cfg.bind_address = srv->bind_address;
+    srv->cfg.cors.origins = NULL;
+    router_init(&srv->router);
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->idle, NULL);
+
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, srv->bind_address, addr) != 1 &&
+        inet_pton(AF_INET6, srv->bind_address, addr) != 1) {
+        rc = err_set(err, E_CONFIG, "bind address \"%s\" is not a numeric IPv4 or IPv6 address",
+                     srv->bind_address);
+        goto out;
+    }
+    if (cfg->port > 65535) {
+        rc = err_set(err, E_CONFIG, "port %u is out of range (0-65535)", cfg->port);
+        goto out;
+    }
+    if (srv->cfg.threads == 0)
+        srv->cfg.threads = 1;
+    if (srv->cfg.max_body_bytes == 0 || srv->cfg.max_header_bytes < 1024 ||
+        srv->cfg.max_query_params == 0 || srv->cfg.max_query_bytes == 0 ||
+        srv->cfg.body_timeout_s == 0) {
+        rc = err_set(err, E_CONFIG,
+                     "HTTP limits: max_body_bytes, max_query_params, max_query_bytes and "
+                     "body_timeout_s must be positive, max_header_bytes at least 1024");
+        goto out;
+    }
+    if (srv->cfg.sse_heartbeat_ms == 0)
+        srv->cfg.sse_heartbeat_ms = 15000;
+    if (srv->cfg.ws_ping_interval_ms == 0)
+        srv->cfg.ws_ping_interval_ms = 30000;
+    if (srv->cfg.stream_max_buffer_bytes == 0)
+        srv->cfg.stream_max_buffer_bytes = 4 * 1024 * 1024;
+    if (srv->cfg.ws_max_message_bytes == 0)
+        srv->cfg.ws_max_message_bytes = 1024 * 1024;
+    if (cfg->auth_enabled && !cfg->authenticate) {
+        rc = err_set(err, E_CONFIG, "auth is enabled but no authenticate hook was given");
+        goto out;
+    }
+    if (cfg->rate_limit.enabled) {
+        if (!(cfg->rate_limit.per_minute > 0) || cfg->rate_limit.burst == 0) {
+            rc = err_set(err, E_CONFIG,
+                         "rate limit: per_minute must be positive and burst at least 1");
+            goto out;
+        }
+        srv->ratelimit = http_ratelimit_new(cfg->rate_limit.per_minute, cfg->rate_limit.burst,
+                                            cfg->rate_limit.max_clients);
+    }
+    rc = cors_init(&srv->cors, &cfg->cors, err);
+    if (rc < 0)
+        goto out;
+    register_metrics(srv);
+out:
+    if (rc < 0) {
+        http_ratelimit_free(srv->ratelimit);
+        router_release(&srv->router);
+        pthread_mutex_destroy(&srv->lock);
+        pthread_cond_destroy(&srv->idle);
+        free(srv->bind_address);
+        free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+int http_server_mount(struct http_server *srv, const char *prefix, const struct http_route *routes,
+                      size_t n_routes, void *ud, struct err *err)
+{
+    if (srv->started)
+        return err_set(err, E_CONFIG, "routes must be mounted before the server starts");
+    return router_add(&srv->router, prefix, routes, n_routes, ud, err);
+}
+
+unsigned http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+int http_server_authenticate(struct http_server *srv, const char *token, struct http_principal *out,
+                             struct err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!srv->cfg.authenticate)
+        return err_set(err, E_UNAUTHORIZED, "authentication is not configured");
+    if (!token || !*token || strlen(token) > HTTP_TOKEN_MAX)
+        return err_set(err, E_UNAUTHORIZED, "invalid API key");
+    for (const char *p = token; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return err_set(err, E_UNAUTHORIZED, "invalid API key");
+    return srv->cfg.authenticate(srv->cfg.auth_ud, token, out, err);
+}
+
+/* ---- request objects ---- */
+
+void http_request_ref(struct http_request *req)
+{
+    atomic_fetch_add(&req->refs, 1);
+}
+
+void http_request_unref(struct http_request *req)
+{
+    if (atomic_fetch_sub(&req->refs, 1) != 1)
+        return;
+    json_decref(req->json);
+    strbuf_release(&req->body);
+    strbuf_release(&req->sse_out);
+    http_response_free(req->resp);
+    if (req->ws)
+        http_ws_release(req->ws);
+    arena_release(&req->arena);
+    pthread_mutex_destroy(&req->lock);
+    free(req);
+}
+
+static void live_remove(struct http_server *srv, struct http_request *req)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->live.n; i++) {
+        if (srv->live.v[i] == req) {
+            srv->live.v[i] = srv->live.v[--srv->live.n];
+            break;
+        }
+    }
+    pthread_cond_broadcast(&srv->idle);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = xcalloc(1, sizeof(*req));
+    pthread_mutex_init(&req->lock, NULL);
+    atomic_init(&req->refs, 1);
+    arena_init(&req->arena);
+    strbuf_init(&req->body, 0);
+    strbuf_init(&req->sse_out, 0);
+    req->srv = srv;
+    req->conn = conn;
+    req->start_ns = time_mono_ns();
+    req->phase = REQ_NEW;
+    req->watch.fd = -1;
+    req->method_name = "";
+    req->path = "";
+
+    size_t len = strlen(uri);
+    char *raw = arena_memdup0(&req->arena, uri, len);
+    char *q = memchr(raw, '?', len);
+    char *hash = memchr(raw, '#', len); /* clients do not send fragments; ignore one */
+    size_t end = hash ? (size_t)(hash - raw) : len;
+    if (q && q < raw + end) {
+        req->raw_query = q + 1;
+        req->raw_query_len = (size_t)(raw + end - (q + 1));
+        end = (size_t)(q - raw);
+    }
+    req->raw_path = raw;
+    req->raw_path_len = end;
+
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_ctx *cctx = ci ? ci->socket_context : NULL;
+    if (cctx) {
+        if (cctx->unpresented) {
+            live_remove(srv, cctx->unpresented);
+            http_request_unref(cctx->unpresented);
+        }
+        cctx->unpresented = req;
+        req->cctx = cctx;
+    }
+    pthread_mutex_lock(&srv->lock);
+    vec_push(&srv->live, req);
+    pthread_mutex_unlock(&srv->lock);
+    return req;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_ctx = xcalloc(1, sizeof(struct conn_ctx));
+        return;
+    }
+    struct conn_ctx *cctx = *socket_ctx;
+    if (!cctx)
+        return;
+    if (cctx->unpresented) {
+        /* libmicrohttpd answered this request itself (431, 414, 400) or the client left
+         * before the headers were complete: our completion callback will not run. */
+        live_remove(srv, cctx->unpresented);
+        http_request_unref(cctx->unpresented);
+    }
+    free(cctx);
+    *socket_ctx = NULL;
+}
+
+/* ---- answering ---- */
+
+static enum MHD_Result queue_answer(struct http_request *req, struct http_response *resp)
+{
+    req->phase = REQ_QUEUED;
+    http_response_finish(req, resp);
+    req->status = resp->status;
+    req->bytes = req->method == HTTP_HEAD ? 0 : resp->len;
+    int status = resp->status;
+    struct MHD_Response *r = http_response_to_mhd(req, resp);
+    http_response_free(resp);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* An answer decided by the server before (or instead of) the handler. */
+static enum MHD_Result answer_now(struct http_request *req, struct http_response *resp)
+{
+    pthread_mutex_lock(&req->lock);
+    req->answered = true;
+    pthread_mutex_unlock(&req->lock);
+    return queue_answer(req, resp);
+}
+
+static enum MHD_Result answer_error(struct http_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result answer_error(struct http_request *req, int code, const char *fmt, ...)
+{
+    struct err e;
+    va_list ap;
+    va_start(ap, fmt);
+    err_setv(&e, (enum err_code)(code < 0 ? -code : code), fmt, ap);
+    va_end(ap);
+    return answer_now(req, http_error_response(code, e.msg, NULL));
+}
+
+/* Answers in the middle of a body, where libmicrohttpd cannot queue a response: the bytes go
+ * straight to the socket, its write side is shut, and the rest of the input is dropped. */
+static enum MHD_Result answer_raw(struct http_request *req, struct http_response *resp)
+{
+    http_response_finish(req, resp);
+    struct strbuf out = STRBUF_INIT;
+    http_response_serialize(resp, &out);
+    req->status = resp->status;
+    req->bytes = resp->len;
+    http_response_free(resp);
+    pthread_mutex_lock(&req->lock);
+    req->answered = true;
+    pthread_mutex_unlock(&req->lock);
+    req->phase = REQ_DRAINING;
+    req->body_seen = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    ssize_t n = -1;
+    if (ci) {
+        n = send(ci->connect_fd, out.buf, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    strbuf_release(&out);
+    return n > 0 ? MHD_YES : MHD_NO;
+}
+
+int http_respond(struct http_request *req, struct http_response *resp)
+{
+    pthread_mutex_lock(&req->lock);
+    /* The handler's reference ends with its first answer. */
+    bool was_pending = req->pending;
+    req->pending = false;
+    int rc = 0;
+    if (req->answered) {
+        /* Already answered: by the server (shutdown, client gone) while this one was
+         * pending, which is fine, or by this handler before, which is a bug. */
+        http_response_free(resp);
+        if (!was_pending) {
+            log_debug("http: request %s answered twice; the second answer is dropped", req->id);
+            rc = -E_INTERNAL;
+        }
+    } else if (req->gone || req->completed) {
+        req->answered = true;
+        http_response_free(resp); /* the client left; nobody will read this */
+    } else {
+        req->answered = true;
+        req->resp = resp;
+        http_request_resume_locked(req);
+    }
+    pthread_mutex_unlock(&req->lock);
+    if (was_pending)
+        http_request_unref(req);
+    return rc;
+}
+
+/* ---- suspend / resume and hang-up watching ---- */
+
+static void watch_event(struct io_watch *w, uint32_t events);
+
+static void watch_add_task(void *arg)
+{
+    struct http_request *req = arg;
+    pthread_mutex_lock(&req->lock);
+    bool keep = req->suspended && !req->watching && req->watch.fd >= 0;
+    if (keep && io_watch_add(req->srv->io, &req->watch, EPOLLRDHUP | EPOLLHUP | EPOLLERR) == 0)
+        req->watching = true;
+    else
+        keep = false;
+    pthread_mutex_unlock(&req->lock);
+    if (!keep)
+        http_request_unref(req); /* the reference taken for the watch */
+}
+
+static void watch_del_task(void *arg)
+{
+    http_request_unref(arg);
+}
+
+void http_request_suspend_locked(struct http_request *req)
+{
+    if (req->suspended)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    req->watch.fd = ci ? ci->connect_fd : -1;
+    req->watch.on_event = watch_event;
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+    http_request_ref(req);
+    io_post(req->srv->io, watch_add_task, req);
+}
+
+void http_request_resume_locked(struct http_request *req)
+{
+    if (!req->suspended)
+        return;
+    req->suspended = false;
+    if (req->watching) {
+        /* Unregister now, on whichever thread we are: the socket is still open (the
+         * connection is suspended) and the reference is only dropped on the I/O thread,
+         * after any event of this round has been handled. */
+        io_watch_del(req->srv->io, &req->watch);
+        req->watching = false;
+        io_post(req->srv->io, watch_del_task, req);
+    }
+    MHD_resume_connection(req->conn);
+}
+
+/* I/O thread: the socket of a suspended request hung up. */
+static void watch_event(struct io_watch *w, uint32_t events)
+{
+    struct http_request *req =
+        (struct http_request *)((char *)w - offsetof(struct http_request, watch));
+    (void)events;
+    pthread_mutex_lock(&req->lock);
+    if (!req->suspended || req->gone) {
+        pthread_mutex_unlock(&req->lock);
+        return;
+    }
+    req->gone = true;
+    http_close_fn *fn = NULL;
+    void *ud = NULL;
+    struct http_sse *s = NULL;
+    if (req->sse) {
+        s = http_sse_gone_locked(req);
+    } else if (!req->answered) {
+        fn = req->on_close;
+        ud = req->on_close_ud;
+    }
+    http_request_ref(req);
+    http_request_resume_locked(req);
+    pthread_mutex_unlock(&req->lock);
+    if (fn)
+        fn(req, ud);
+    http_sse_notify_gone(s);
+    http_request_unref(req);
+}
+
+void http_request_on_close(struct http_request *req, http_close_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&req->lock);
+    req->on_close = fn;
+    req->on_close_ud = ud;
+    pthread_mutex_unlock(&req->lock);
+}
+
+/* ---- the pipeline ---- */
+
+struct header_collect {
+    struct http_request *req;
+    size_t n;
+    bool bad;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    struct header_collect *hc = cls;
+    (void)kind;
+    if (hc->req->headers) {
+        if (memchr(key, 0, key_size) || (value && memchr(value, 0, value_size))) {
+            hc->bad = true;
+            return MHD_NO;
+        }
+        struct http_query_param *h = &hc->req->headers[hc->n];
+        h->name = arena_memdup0(&hc->req->arena, key, key_size);
+        h->value = arena_memdup0(&hc->req->arena, value ? value : "", value ? value_size : 0);
+    }
+    hc->n++;
+    return MHD_YES;
+}
+
+static bool collect_headers(struct http_request *req)
+{
+    struct header_collect hc = {req, 0, false};
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_header, &hc);
+    req->headers = arena_alloc(&req->arena, (hc.n ? hc.n : 1) * sizeof(*req->headers));
+    hc.n = 0;
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_header, &hc);
+    req->n_headers = hc.n;
+    return !hc.bad;
+}
+
+static void set_request_id(struct http_request *req)
+{
+    const char *id = http_request_header(req, "X-Request-ID");
+    size_t len = id ? strlen(id) : 0;
+    bool ok = len > 0 && len <= HTTP_REQUEST_ID_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = id[i] > 0x20 && id[i] < 0x7f;
+    if (ok)
+        memcpy(req->id, id, len + 1);
+    else
+        uuid_v4(req->id);
+}
+
+static void set_client(struct http_request *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(req->client, sizeof(req->client), "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->client,
+                  sizeof(req->client));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], req->client, sizeof(req->client));
+        else
+            inet_ntop(AF_INET6, a, req->client, sizeof(req->client));
+    }
+}
+
+/* Splits and decodes the path. Returns the segment count, or -1 with *why set. */
+static int split_path(struct http_request *req, const char **segs, const char **why)
+{
+    const char *p = req->raw_path;
+    size_t len = req->raw_path_len;
+    if (len == 0 || p[0] != '/') {
+        *why = "the request target must be a path starting with '/'";
+        return -1;
+    }
+    if (len > 1 && p[len - 1] == '/')
+        len--; /* "/tasks/" is "/tasks" */
+    struct strbuf path = STRBUF_INIT;
+    int n = 0;
+    size_t i = 1;
+    while (len > 1 && i <= len) {
+        const char *slash = memchr(p + i, '/', len - i);
+        size_t end = slash ? (size_t)(slash - p) : len;
+        size_t dlen = 0;
+        const char *bad = NULL;
+        char *seg = http_pct_decode(&req->arena, p + i, end - i, false, &dlen, &bad);
+        if (!seg) {
+            strbuf_release(&path);
+            *why = bad;
+            return -1;
+        }
+        if (n < HTTP_MAX_SEGMENTS)
+            segs[n] = seg;
+        n++;
+        strbuf_addch(&path, '/');
+        strbuf_add(&path, seg, dlen);
+        i = end + 1;
+    }
+    req->path = arena_memdup0(&req->arena, path.len ? path.buf : "/", path.len ? path.len : 1);
+    strbuf_release(&path);
+    return n;
+}
+
+static const char *bearer_token(struct http_request *req)
+{
+    const char *auth = http_request_header(req, "Authorization");
+    if (auth) {
+        while (*auth == ' ')
+            auth++;
+        if (strncasecmp(auth, "Bearer", 6) == 0 && auth[6] == ' ') {
+            const char *t = auth + 7;
+            while (*t == ' ')
+                t++;
+            size_t n = strlen(t);
+            while (n > 0 && t[n - 1] == ' ')
+                n--;
+            return arena_memdup0(&req->arena, t, n);
+        }
+        return ""; /* another scheme: treated as bad credentials */
+    }
+    return http_request_header(req, "X-API-Key");
+}
+
+static bool is_json_type(const char *ct)
+{
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0 && !memchr(ct + 12, '/', n - 12);
+}
+
+/* Parses a Content-Length value; false if it is not a plain decimal number. */
+static bool parse_length(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static enum MHD_Result answer_preflight(struct http_request *req, const char *origin)
+{
+    struct http_server *srv = req->srv;
+    if (!cors_origin_allowed(&srv->cors, origin))
+        return answer_error(req, E_FORBIDDEN,
+                            "origin %s is not allowed by this server's CORS configuration", origin);
+    req->origin = arena_strdup(&req->arena, origin);
+    struct http_response *resp = http_response_new(204);
+    cors_add_preflight_headers(&srv->cors, origin, resp);
+    return answer_now(req, resp);
+}
+
+static enum MHD_Result answer_unauthorized(struct http_request *req, bool had_token,
+                                           const struct err *auth_err)
+{
+    struct http_response *resp =
+        http_error_response(E_UNAUTHORIZED,
+                            had_token ? (auth_err->msg[0] ? auth_err->msg : "invalid API key")
+                                      : "this endpoint needs an API key: send "
+                                        "\"Authorization: Bearer <key>\" or \"X-API-Key: <key>\"",
+                            NULL);
+    http_response_add(resp, "WWW-Authenticate",
+                      had_token ? "Bearer realm=\"ratchet\", error=\"invalid_token\""
+                                : "Bearer realm=\"ratchet\"");
+    return answer_now(req, resp);
+}
+
+/* Runs when the headers are in: everything up to reading the body. */
+static enum MHD_Result on_headers(struct http_request *req, const char *method)
+{
+    struct http_server *srv = req->srv;
+    if (req->cctx)
+        req->cctx->unpresented = NULL; /* from now on the completion callback frees it */
+    metric_gauge_add(srv->s_in_flight, 1);
+    req->method = parse_method(method);
+    req->method_name = arena_strdup(&req->arena, method);
+    bool headers_ok = collect_headers(req);
+    set_request_id(req);
+    set_client(req);
+    if (!headers_ok)
+        return answer_error(req, E_INVALID, "a request header contains a NUL byte");
+
+    const char *segs[HTTP_MAX_SEGMENTS];
+    const char *why = NULL;
+    int n_segs = split_path(req, segs, &why);
+    if (n_segs < 0) {
+        struct strbuf q = STRBUF_INIT;
+        http_quote_for_message(&q, req->raw_path, req->raw_path_len, 80);
+        enum MHD_Result r = answer_error(req, E_INVALID, "bad path \"%s\": %s", q.buf, why);
+        strbuf_release(&q);
+        return r;
+    }
+
+    /* CORS: a preflight is answered here, before credentials (browsers send none). */
+    const char *origin = http_request_header(req, "Origin");
+    if (req->method == HTTP_OPTIONS && origin && srv->cors.enabled &&
+        http_request_header(req, "Access-Control-Request-Method"))
+        return answer_preflight(req, origin);
+    if (origin && cors_origin_allowed(&srv->cors, origin))
+        req->origin = origin;
+
+    struct route_match m;
+    if (n_segs > HTTP_MAX_SEGMENTS)
+        m.status = ROUTE_NOT_FOUND;
+    else
+        router_match(&srv->router, segs, (size_t)n_segs, req->method, &m);
+    if (m.status == ROUTE_FOUND) {
+        req->route = m.route;
+        req->quiet = m.route->route->flags & HTTP_ROUTE_QUIET;
+    }
+
+    if (req->method == HTTP_OPTIONS && m.status != ROUTE_FOUND) {
+        char allow[96] = "";
+        if (n_segs <= HTTP_MAX_SEGMENTS)
+            router_allow(&srv->router, segs, (size_t)n_segs, allow, sizeof(allow));
+        if (allow[0]) {
+            struct http_response *resp = http_response_new(204);
+            http_response_add(resp, "Allow", allow);
+            return answer_now(req, resp);
+        }
+    }
+
+    /* Credentials: who is asking decides the rate-limit bucket, so this comes first. */
+    struct err auth_err = {0};
+    const char *token = srv->cfg.auth_enabled ? bearer_token(req) : NULL;
+    bool had_token = token != NULL;
+    if (token && *token && http_server_authenticate(srv, token, &req->principal, &auth_err) == 0)
+        req->has_principal = true;
+    else if (token && !*token)
+        err_set(&auth_err, E_UNAUTHORIZED, "unsupported Authorization scheme: use Bearer");
+
+    if (srv->ratelimit && !(req->route && (req->route->route->flags & HTTP_ROUTE_NO_RATE_LIMIT))) {
+        char key[96];
+        if (req->has_principal)
+            snprintf(key, sizeof(key), "key:%s", req->principal.key_id);
+        else
+            snprintf(key, sizeof(key), "ip:%s", req->client);
+        http_ratelimit_take(srv->ratelimit, key, time_mono_ms(), &req->rl);
+        req->rate_limited_route = true;
+        if (!req->rl.allowed) {
+            metric_counter_inc(metric_with(srv->m_rate_limited, NULL));
+            return answer_error(req, E_RATE_LIMITED,
+                                "rate limit exceeded: %g requests a minute with bursts of %u; "
+                                "retry in %u s",
+                                srv->cfg.rate_limit.per_minute, srv->cfg.rate_limit.burst,
+                                req->rl.retry_after_s);
+        }
+    }
+
+    if (m.status == ROUTE_NOT_FOUND)
+        return answer_error(req, E_NOT_FOUND, "no route for %s %s", req->method_name, req->path);
+    if (m.status == ROUTE_BAD_METHOD) {
+        struct err e;
+        err_set(&e, E_METHOD, "method %s is not allowed on %s (allowed: %s)", req->method_name,
+                req->path, m.allow);
+        struct http_response *resp = http_error_response(E_METHOD, e.msg, NULL);
+        http_response_add(resp, "Allow", m.allow);
+        return answer_now(req, resp);
+    }
+
+    const struct http_route *route = req->route->route;
+    if (srv->cfg.auth_enabled && route->role > HTTP_ROLE_NONE) {
+        if (!req->has_principal)
+            return answer_unauthorized(req, had_token, &auth_err);
+        if (req->principal.role < route->role)
+            return answer_error(req, E_FORBIDDEN, "%s %s needs the %s role; this API key has %s",
+                                req->method_name, req->path, http_role_name(route->role),
+                                http_role_name(req->principal.role));
+    }
+
+    /* Path parameters (already decoded and checked by split_path). */
+    req->params = arena_alloc(&req->arena, (req->route->n_segs + 1) * sizeof(*req->params));
+    for (size_t i = 0; i < req->route->n_segs; i++)
+        if (req->route->segs[i].param)
+            req->params[req->n_params++] =
+                (struct http_query_param){req->route->segs[i].param, segs[i]};
+
+    struct err qerr;
+    if (req->raw_query && http_query_parse(req->raw_query, req->raw_query_len,
+                                           srv->cfg.max_query_params, srv->cfg.max_query_bytes,
+                                           &req->arena, &req->query, &req->n_query, &qerr) < 0)
+        return answer_now(req, http_error_response(qerr.code, qerr.msg, NULL));
+
+    /* Body: refuse what is announced too big or of the wrong type before reading any. */
+    req->body_cap = route->max_body_bytes ? route->max_body_bytes : srv->cfg.max_body_bytes;
+    req->keep_body = route->flags & (HTTP_ROUTE_BODY | HTTP_ROUTE_JSON);
+    req->expect_json = route->flags & HTTP_ROUTE_JSON;
+    const char *cl = http_request_header(req, "Content-Length");
+    const char *te = http_request_header(req, "Transfer-Encoding");
+    uint64_t length = 0;
+    if (cl && !parse_length(cl, &length))
+        return answer_error(req, E_INVALID, "Content-Length \"%.40s\" is not a number", cl);
+    if (length > req->body_cap)
+        return answer_error(req, E_TOO_LARGE,
+                            "request body of %llu bytes is over the limit of %zu bytes",
+                            (unsigned long long)length, req->body_cap);
+    bool has_body = length > 0 || te;
+    if (req->expect_json && has_body) {
+        const char *ct = http_request_header(req, "Content-Type");
+        if (!ct)
+            return answer_error(req, E_MEDIA_TYPE,
+                                "the request body needs Content-Type: application/json");
+        if (!is_json_type(ct)) {
+            struct strbuf q = STRBUF_INIT;
+            http_quote_for_message(&q, ct, strlen(ct), 80);
+            enum MHD_Result r = answer_error(
+                req, E_MEDIA_TYPE,
+                "Content-Type \"%s\" is not accepted here; send application/json", q.buf);
+            strbuf_release(&q);
+            return r;
+        }
+    }
+    req->body_deadline_ns = time_mono_ns() + (int64_t)srv->cfg.body_timeout_s * 1000 * 1000 * 1000;
+    req->phase = REQ_BODY;
+    return MHD_YES;
+}
+
+static enum MHD_Result call_handler(struct http_request *req);
+
+static enum MHD_Result on_body(struct http_request *req, const char *data, size_t *size)
+{
+    if (*size > 0) {
+        size_t n = *size;
+        *size = 0;
+        if (time_mono_ns() > req->body_deadline_ns) {
+            answer_raw(req, http_error_response(E_TIMEOUT,
+                                                "the request body took longer than the "
+                                                "server's body timeout",
+                                                NULL));
+            return MHD_NO; /* a client this slow does not get to drain */
+        }
+        req->body_seen += n;
+        if (req->body_seen > req->body_cap) {
+            struct err e;
+            err_set(&e, E_TOO_LARGE, "request body is over the limit of %zu bytes", req->body_cap);
+            return answer_raw(req, http_error_response(E_TOO_LARGE, e.msg, NULL));
+        }
+        if (req->keep_body)
+            strbuf_add(&req->body, data, n);
+        return MHD_YES;
+    }
+    if (req->expect_json && req->body_seen > 0) {
+        struct err e;
+        if (jsonx_parse(req->body.buf, req->body.len, &req->json, &e) < 0)
+            return answer_now(req, http_error_response(e.code, e.msg, NULL));
+    }
+    return call_handler(req);
+}
+
+static enum MHD_Result call_handler(struct http_request *req)
+{
+    struct http_server *srv = req->srv;
+    const struct http_route *route = req->route->route;
+    req->phase = REQ_HANDLER;
+    http_request_ref(req); /* the handler's: dropped by http_respond or below */
+    pthread_mutex_lock(&req->lock);
+    req->pending = true;
+    pthread_mutex_unlock(&req->lock);
+
+    struct err e = {0};
+    int rc = route->handler(req, req->route->ud, &e);
+
+    pthread_mutex_lock(&req->lock);
+    bool drop = false;
+    if (rc != HTTP_PENDING && req->pending) {
+        /* Answered synchronously (http_respond dropped the reference then) or not at all. */
+        req->pending = false;
+        drop = true;
+        if (!req->answered) {
+            req->answered = true;
+            if (rc < 0)
+                req->resp = http_error_response(e.code ? e.code : rc, e.msg, NULL);
+            else {
+                log_error("http: handler for %s %s returned without answering", req->method_name,
+                          req->route->full_pattern);
+                req->resp = http_error_response(E_INTERNAL, "the handler did not answer", NULL);
+            }
+        }
+    }
+    struct http_response *resp = req->resp;
+    req->resp = NULL;
+    if (!resp) {
+        if (atomic_load(&srv->stopping)) {
+            resp = http_error_response(E_UNAVAILABLE, "the server is shutting down", NULL);
+            req->answered = true;
+        } else {
+            http_request_suspend_locked(req);
+        }
+    }
+    pthread_mutex_unlock(&req->lock);
+    if (drop)
+        http_request_unref(req);
+    return resp ? queue_answer(req, resp) : MHD_YES;
+}
+
+/* Called again after we resumed a suspended request. */
+static enum MHD_Result on_resumed(struct http_request *req)
+{
+    pthread_mutex_lock(&req->lock);
+    if (req->gone) {
+        pthread_mutex_unlock(&req->lock);
+        return MHD_NO; /* close: the client has left */
+    }
+    struct http_response *resp = req->resp;
+    req->resp = NULL;
+    if (!resp && atomic_load(&req->srv->stopping)) {
+        resp = http_error_response(E_UNAVAILABLE, "the server is shutting down", NULL);
+        req->answered = true;
+    }
+    if (!resp)
+        http_request_suspend_locked(req);
+    pthread_mutex_unlock(&req->lock);
+    return resp ? queue_answer(req, resp) : MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *data,
+                                 size_t *size, void **req_cls)
+{
+    (void)url;
+    (void)version;
+    struct http_request *req = *req_cls;
+    if (!req) {
+        req = on_uri(cls, url, conn);
+        *req_cls = req;
+    }
+    switch (req->phase) {
+    case REQ_NEW:
+        return on_headers(req, method);
+    case REQ_BODY:
+        return on_body(req, data, size);
+    case REQ_DRAINING:
+        if (*size == 0)
+            return MHD_NO;
+        req->body_seen += *size;
+        *size = 0;
+        return req->body_seen > DRAIN_MAX_BYTES || time_mono_ns() > req->body_deadline_ns ? MHD_NO
+                                                                                          : MHD_YES;
+    case REQ_HANDLER:
+        *size = 0;
+        return on_resumed(req);
+    case REQ_QUEUED:
+        *size = 0;
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+/* ---- completion: access log and metrics ---- */
+
+static void access_log(struct http_request *req, double duration_ms)
+{
+    struct http_server *srv = req->srv;
+    if (!srv->cfg.access_log)
+        return;
+    enum log_level level = req->quiet ? LOG_DEBUG : LOG_INFO;
+    if (!log_enabled(level))
+        return;
+    struct strbuf path = STRBUF_INIT;
+    http_quote_for_message(&path, req->raw_path, req->raw_path_len, 256);
+    struct log_field f[] = {
+        LF_STR("request_id", req->id),      LF_STR("method", req->method_name),
+        LF_STR("path", path.buf),           LF_NUM("status", req->status),
+        LF_NUM("duration_ms", duration_ms), LF_NUM("bytes", req->bytes),
+        LF_STR("client", req->client),
+    };
+    log_fields(level, f, sizeof(f) / sizeof(f[0]), "%s %s %d", req->method_name, path.buf,
+               req->status);
+    strbuf_release(&path);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = *req_cls;
+    if (!req)
+        return;
+    *req_cls = NULL;
+    http_close_fn *fn = NULL;
+    void *ud = NULL;
+    struct http_sse *s = NULL;
+
+    pthread_mutex_lock(&req->lock);
+    req->completed = true;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->gone) {
+        req->gone = true;
+        if (req->sse)
+            s = http_sse_gone_locked(req);
+        else if (!req->answered && req->pending) {
+            fn = req->on_close;
+            ud = req->on_close_ud;
+        }
+    }
+    if (req->status == 0) {
+        /* libmicrohttpd answered itself (a malformed body) or nobody answered. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        req->status = ci && ci->http_status ? (int)ci->http_status : 499;
+    } else if (req->gone && req->phase != REQ_QUEUED && req->phase != REQ_DRAINING) {
+        req->status = 499; /* nginx's "client closed request" */
+    }
+    pthread_mutex_unlock(&req->lock);
+    if (fn)
+        fn(req, ud);
+    http_sse_notify_gone(s);
+
+    double duration_ms = (double)(time_mono_ns() - req->start_ns) / 1e6;
+    access_log(req, duration_ms);
+    if (req->phase != REQ_NEW)
+        metric_gauge_add(srv->s_in_flight, -1);
+    const char *route = req->route ? req->route->full_pattern : "(unmatched)";
+    const char *method = http_method_name(req->method ? req->method : HTTP_METHOD_OTHER);
+    char status[16];
+    snprintf(status, sizeof(status), "%d", req->status);
+    metric_counter_inc(metric_with(srv->m_requests, route, method, status, NULL));
+    if (!(req->route && (req->route->route->flags & HTTP_ROUTE_STREAM)))
+        metric_histogram_observe(metric_with(srv->m_duration, route, method, NULL),
+                                 duration_ms / 1000.0);
+    live_remove(srv, req);
+    http_request_unref(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_debug("libmicrohttpd: %s", msg);
+}
+
+/* ---- start / stop ---- */
+
+static int open_listener(struct http_server *srv, bool *v6, struct err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, srv->bind_address, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)srv->cfg.port);
+        sslen = sizeof(*a4);
+        *v6 = false;
+    } else {
+        inet_pton(AF_INET6, srv->bind_address, &a6->sin6_addr);
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)srv->cfg.port);
+        sslen = sizeof(*a6);
+        *v6 = true;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return err_set(err, E_IO, "cannot create a socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            return err_set(err, E_CONFIG,
+                           "cannot listen on %s port %u: the address is already in use (is "
+                           "another server running?)",
+                           srv->bind_address, srv->cfg.port);
+        if (e == EACCES)
+            return err_set(err, E_CONFIG,
+                           "cannot listen on %s port %u: permission denied (ports below 1024 "
+                           "need privileges)",
+                           srv->bind_address, srv->cfg.port);
+        if (e == EADDRNOTAVAIL)
+            return err_set(err, E_CONFIG,
+                           "cannot listen on %s: the address is not one of this machine's",
+                           srv->bind_address);
+        return err_set(err, E_IO, "cannot listen on %s port %u: %s", srv->bind_address,
+                       srv->cfg.port, strerror(e));
+    }
+    if (listen(fd, 511) < 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, E_IO, "cannot listen on %s port %u: %s", srv->bind_address,
+                       srv->cfg.port, strerror(e));
+    }
+    sslen = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sslen);
+    srv->port = ss.ss_family == AF_INET ? ntohs(a4->sin_port) : ntohs(a6->sin6_port);
+    srv->listen_fd = fd;
+    return 0;
+}
+
+static void on_tick(void *arg)
+{
+    struct http_server *srv = arg;
+    int64_t now = time_mono_ms();
+    http_sse_tick(srv, now);
+    http_ws_tick(srv, now);
+}
+
+int http_server_start(struct http_server *srv, struct err *err)
+{
+    if (srv->started)
+        return err_set(err, E_CONFIG, "the HTTP server is already started");
+    bool v6 = false;
+    int rc = open_listener(srv, &v6, err);
+    if (rc < 0)
+        return rc;
+    unsigned tick = srv->cfg.sse_heartbeat_ms < srv->cfg.ws_ping_interval_ms
+                        ? srv->cfg.sse_heartbeat_ms
+                        : srv->cfg.ws_ping_interval_ms;
+    rc = io_start(&srv->io, (int)(tick < 1000 ? tick : 1000), on_tick, srv, err);
+    if (rc < 0)
+        goto fail;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    struct MHD_OptionItem opts[16];
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL};
+    if (srv->cfg.threads > 1)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                srv->cfg.max_connections ? srv->cfg.max_connections : 1024, NULL};
+    if (srv->cfg.max_connections_per_ip)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            srv->cfg.max_connections_per_ip, NULL};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)(srv->cfg.max_header_bytes * 2), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, opts,
+                                   MHD_OPTION_END);
+    if (!srv->daemon) {
+        rc = err_set(err, E_IO, "cannot start the HTTP server on %s port %u", srv->bind_address,
+                     srv->port);
+        goto fail;
+    }
+    srv->started = true;
+    log_info("http: listening on %s%s%s:%u (%u threads)", v6 ? "[" : "", srv->bind_address,
+             v6 ? "]" : "", srv->port, srv->cfg.threads);
+    return 0;
+fail:
+    io_stop(srv->io);
+    srv->io = NULL;
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+    srv->port = 0;
+    return rc;
+}
+
+/* Answers every request still waiting for its handler's answer with 503. */
+static void answer_pending_for_stop(struct http_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    size_t n = srv->live.n;
+    struct http_request **reqs = n ? xmemdup(srv->live.v, n * sizeof(*reqs)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        http_request_ref(reqs[i]);
+    pthread_mutex_unlock(&srv->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct http_request *req = reqs[i];
+        pthread_mutex_lock(&req->lock);
+        if (req->suspended)
+            http_request_resume_locked(req); /* on_resumed answers 503 */
+        pthread_mutex_unlock(&req->lock);
+        http_request_unref(req);
+    }
+    free(reqs);
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv || !srv->started)
+        return;
+    atomic_store(&srv->stopping, true);
+    if (MHD_quiesce_daemon(srv->daemon) == MHD_INVALID_SOCKET)
+        srv->listen_fd = -1; /* not handed back: libmicrohttpd closes it */
+    http_ws_shutdown(srv);
+    http_sse_shutdown(srv);
+    answer_pending_for_stop(srv);
+    /* Give resumed requests a moment to be answered before the daemon goes away (it must
+     * not be stopped with suspended connections). */
+    int64_t deadline = time_mono_ms() + 2000;
+    pthread_mutex_lock(&srv->lock);
+    for (;;) {
+        bool busy = false;
+        for (size_t i = 0; i < srv->live.n && !busy; i++)
+            busy = srv->live.v[i]->phase == REQ_HANDLER || srv->live.v[i]->sse;
+        if (!busy || time_mono_ms() >= deadline)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&srv->idle, &srv->lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+    io_stop(srv->io);
+    srv->io = NULL;
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    srv->listen_fd = -1;
+    srv->started = false;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    http_server_stop(srv);
+    /* A handler may still hold a request it returned HTTP_PENDING for; answering it after
+     * this only touches the request (stop resumed every suspended connection). */
+    vec_free(&srv->live);
+    vec_free(&srv->streams);
+    vec_free(&srv->sockets);
+    http_ratelimit_free(srv->ratelimit);
+    cors_release(&srv->cors);
+    router_release(&srv->router);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->idle);
+    free(srv->bind_address);
+    free(srv);
+}
