@@ -174,8 +174,11 @@ enum req_phase {
     REQ_QUEUED,   /* the answer went to libmicrohttpd */
 };
 
+/* Per connection (libmicrohttpd's socket context). Touched only on the connection's own
+ * server thread. */
 struct conn_ctx {
-    struct http_request *unpresented; /* created by the URI callback, not yet handled */
+    struct http_request *current; /* the request in progress on this connection */
+    bool presented;               /* it reached the access handler: completion frees it */
 };
 
 struct http_request {
@@ -235,7 +238,8 @@ struct http_request {
     struct io_watch watch;
 
     /* SSE (guarded by lock) */
-    struct http_sse *sse;
+    struct http_sse *sse; /* the producer's handle while it has not ended the stream */
+    bool streaming;       /* answering with an SSE stream */
     struct strbuf sse_out;
     size_t sse_off;
     bool sse_ended; /* the producer called http_sse_free */

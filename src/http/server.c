@@ -27,7 +27,11 @@
 #include "util/uuid.h"
 #include "util/xalloc.h"
 
-#define DRAIN_MAX_BYTES (1u << 20) /* input read and dropped after an early answer */
+/* After answering in the middle of a body we keep reading (and dropping) input for a while:
+ * closing a socket with unread data makes the kernel send a reset, which can destroy our
+ * answer before the client reads it. Well-behaved clients stop sending once they see it. */
+#define DRAIN_MAX_BYTES (16u << 20)
+#define DRAIN_MAX_NS    (2LL * 1000 * 1000 * 1000)
 
 /* ---- configuration ---- */
 
@@ -283,11 +287,14 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn_ctx *cctx = ci ? ci->socket_context : NULL;
     if (cctx) {
-        if (cctx->unpresented) {
-            live_remove(srv, cctx->unpresented);
-            http_request_unref(cctx->unpresented);
+        if (cctx->current && !cctx->presented) {
+            live_remove(srv, cctx->current);
+            http_request_unref(cctx->current);
+        } else if (cctx->current) {
+            cctx->current->cctx = NULL;
         }
-        cctx->unpresented = req;
+        cctx->current = req;
+        cctx->presented = false;
         req->cctx = cctx;
     }
     pthread_mutex_lock(&srv->lock);
@@ -308,11 +315,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct conn_ctx *cctx = *socket_ctx;
     if (!cctx)
         return;
-    if (cctx->unpresented) {
+    if (cctx->current && !cctx->presented) {
         /* libmicrohttpd answered this request itself (431, 414, 400) or the client left
-         * before the headers were complete: our completion callback will not run. */
-        live_remove(srv, cctx->unpresented);
-        http_request_unref(cctx->unpresented);
+         * before the headers were complete, and did not report its completion. */
+        live_remove(srv, cctx->current);
+        http_request_unref(cctx->current);
+    } else if (cctx->current) {
+        cctx->current->cctx = NULL;
     }
     free(cctx);
     *socket_ctx = NULL;
@@ -373,6 +382,7 @@ static enum MHD_Result answer_raw(struct http_request *req, struct http_response
     pthread_mutex_unlock(&req->lock);
     req->phase = REQ_DRAINING;
     req->body_seen = 0;
+    req->body_deadline_ns = time_mono_ns() + DRAIN_MAX_NS;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     ssize_t n = -1;
@@ -691,7 +701,7 @@ static enum MHD_Result on_headers(struct http_request *req, const char *method)
 {
     struct http_server *srv = req->srv;
     if (req->cctx)
-        req->cctx->unpresented = NULL; /* from now on the completion callback frees it */
+        req->cctx->presented = true; /* from now on the completion callback frees it */
     metric_gauge_add(srv->s_in_flight, 1);
     req->method = parse_method(method);
     req->method_name = arena_strdup(&req->arena, method);
@@ -844,7 +854,7 @@ static enum MHD_Result on_body(struct http_request *req, const char *data, size_
         size_t n = *size;
         *size = 0;
         if (time_mono_ns() > req->body_deadline_ns) {
-            answer_raw(req, http_error_response(E_TIMEOUT,
+            answer_raw(req, http_error_response(E_REQUEST_TIMEOUT,
                                                 "the request body took longer than the "
                                                 "server's body timeout",
                                                 NULL));
@@ -998,17 +1008,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!req)
         return;
     *req_cls = NULL;
+    if (req->cctx && req->cctx->current == req) {
+        /* Also reached for requests libmicrohttpd answered itself (431, 414). */
+        req->cctx->current = NULL;
+        req->cctx = NULL;
+    }
     http_close_fn *fn = NULL;
     void *ud = NULL;
     struct http_sse *s = NULL;
 
     pthread_mutex_lock(&req->lock);
     req->completed = true;
+    /* A stream still attached was not ended by its producer: tell it the stream is over. */
+    s = http_sse_gone_locked(req);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->gone) {
         req->gone = true;
-        if (req->sse)
-            s = http_sse_gone_locked(req);
-        else if (!req->answered && req->pending) {
+        if (!req->answered && req->pending) {
             fn = req->on_close;
             ud = req->on_close_ud;
         }
@@ -1216,7 +1231,7 @@ void http_server_stop(struct http_server *srv)
     for (;;) {
         bool busy = false;
         for (size_t i = 0; i < srv->live.n && !busy; i++)
-            busy = srv->live.v[i]->phase == REQ_HANDLER || srv->live.v[i]->sse;
+            busy = srv->live.v[i]->phase == REQ_HANDLER || srv->live.v[i]->streaming;
         if (!busy || time_mono_ms() >= deadline)
             break;
         struct timespec ts;

@@ -54,6 +54,7 @@ struct http_sse *http_sse_start(struct http_request *req, http_sse_close_fn *on_
     s->ud = ud;
     http_request_ref(req);
     req->sse = s;
+    req->streaming = true;
     req->sse_last_write_ms = time_mono_ms();
     pthread_mutex_unlock(&req->lock);
 
@@ -224,42 +225,55 @@ void http_sse_reader_free(void *cls)
 }
 
 /* Walks the stream list: heartbeats for idle streams, and drops finished ones. With
- * `shutdown`, ends every stream (its producer hears of it through on_close). */
+ * `shutdown`, ends every stream (its producer hears of it through on_close). Runs on the
+ * I/O thread (ticks) and on the stopping thread, possibly at once: each works on its own
+ * referenced copy, and only the one that finds an entry in the list removes it. */
 static void walk_streams(struct http_server *srv, int64_t now_ms, bool shutdown)
 {
     pthread_mutex_lock(&srv->lock);
     size_t n = srv->streams.n;
     struct http_request **reqs = n ? xmemdup(srv->streams.v, n * sizeof(*reqs)) : NULL;
-    srv->streams.n = 0;
+    for (size_t i = 0; i < n; i++)
+        http_request_ref(reqs[i]);
     pthread_mutex_unlock(&srv->lock);
 
-    VEC(struct http_request *) keep = {0};
+    bool *done = n ? xcalloc(n, sizeof(bool)) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct http_request *req = reqs[i];
         struct http_sse *notify = NULL;
         pthread_mutex_lock(&req->lock);
-        bool done = req->sse_ended || req->gone || req->completed;
-        if (!done && shutdown) {
+        done[i] = req->sse_ended || req->gone || req->completed;
+        if (!done[i] && shutdown) {
             notify = http_sse_gone_locked(req);
             http_request_resume_locked(req); /* the reader ends the stream */
-            done = true;
-        } else if (!done && now_ms - req->sse_last_write_ms >= (int64_t)srv->cfg.sse_heartbeat_ms) {
+            done[i] = true;
+        } else if (!done[i] &&
+                   now_ms - req->sse_last_write_ms >= (int64_t)srv->cfg.sse_heartbeat_ms) {
             queue_locked(req, ": keep-alive\n\n", 14);
         }
         pthread_mutex_unlock(&req->lock);
         http_sse_notify_gone(notify);
-        if (done)
-            http_request_unref(req);
-        else
-            vec_push(&keep, req);
     }
-    free(reqs);
 
-    pthread_mutex_lock(&srv->lock);
-    for (size_t i = 0; i < keep.n; i++)
-        vec_push(&srv->streams, keep.v[i]);
-    pthread_mutex_unlock(&srv->lock);
-    vec_free(&keep);
+    for (size_t i = 0; i < n; i++) {
+        bool listed = false;
+        if (done[i]) {
+            pthread_mutex_lock(&srv->lock);
+            for (size_t j = 0; j < srv->streams.n; j++) {
+                if (srv->streams.v[j] == reqs[i]) {
+                    srv->streams.v[j] = srv->streams.v[--srv->streams.n];
+                    listed = true;
+                    break;
+                }
+            }
+            pthread_mutex_unlock(&srv->lock);
+        }
+        if (listed)
+            http_request_unref(reqs[i]); /* the list's */
+        http_request_unref(reqs[i]);     /* ours */
+    }
+    free(done);
+    free(reqs);
 }
 
 void http_sse_tick(struct http_server *srv, int64_t now_ms)

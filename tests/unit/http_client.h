@@ -28,7 +28,7 @@ struct hresp {
     char hbuf[1024]; /* the last header value looked up */
 };
 
-static size_t hc_write(char *p, size_t size, size_t n, void *ud)
+static inline size_t hc_write(char *p, size_t size, size_t n, void *ud)
 {
     strbuf_add(ud, p, size * n);
     return size * n;
@@ -49,7 +49,7 @@ struct hc_reader {
     size_t len, off;
 };
 
-static size_t hc_read(char *buf, size_t size, size_t n, void *ud)
+static inline size_t hc_read(char *buf, size_t size, size_t n, void *ud)
 {
     struct hc_reader *r = ud;
     size_t want = size * n;
@@ -63,13 +63,13 @@ static size_t hc_read(char *buf, size_t size, size_t n, void *ud)
     return want;
 }
 
-static void hresp_release(struct hresp *r)
+static inline void hresp_release(struct hresp *r)
 {
     strbuf_release(&r->body);
     strbuf_release(&r->headers);
 }
 
-static void http_do(const struct hreq *q, struct hresp *out)
+static inline void http_do(const struct hreq *q, struct hresp *out)
 {
     memset(out, 0, sizeof(*out));
     strbuf_init(&out->body, 0);
@@ -111,15 +111,15 @@ static void http_do(const struct hreq *q, struct hresp *out)
 }
 
 /* A GET (or other body-less method) with optional headers. */
-static void http_get(const char *method, const char *url, const char *const *headers,
-                     struct hresp *out)
+static inline void http_get(const char *method, const char *url, const char *const *headers,
+                            struct hresp *out)
 {
     struct hreq q = {.method = method, .url = url, .headers = headers};
     http_do(&q, out);
 }
 
 /* Value of the last header named name (any case) in the final response, or NULL. */
-static const char *hresp_header(struct hresp *r, const char *name)
+static inline const char *hresp_header(struct hresp *r, const char *name)
 {
     const char *found = NULL;
     size_t nlen = strlen(name);
@@ -146,7 +146,7 @@ static const char *hresp_header(struct hresp *r, const char *name)
 }
 
 /* Connects to 127.0.0.1:port; returns the socket or -1. */
-static int raw_connect(unsigned port)
+static inline int raw_connect(unsigned port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -158,7 +158,7 @@ static int raw_connect(unsigned port)
     return fd;
 }
 
-static void raw_send(int fd, const void *data, size_t len)
+static inline void raw_send(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -171,7 +171,7 @@ static void raw_send(int fd, const void *data, size_t len)
 }
 
 /* Reads until the peer closes, timeout_ms passes, or (if stop is set) stop appears. */
-static void raw_read(int fd, struct strbuf *out, int timeout_ms, const char *stop)
+static inline void raw_read(int fd, struct strbuf *out, int timeout_ms, const char *stop)
 {
     int64_t deadline = time_mono_ms() + timeout_ms;
     char buf[4096];
@@ -192,8 +192,8 @@ static void raw_read(int fd, struct strbuf *out, int timeout_ms, const char *sto
 }
 
 /* Sends raw bytes on a new connection and returns what came back until close/timeout. */
-static void raw_exchange(unsigned port, const void *data, size_t len, struct strbuf *out,
-                         int timeout_ms)
+static inline void raw_exchange(unsigned port, const void *data, size_t len, struct strbuf *out,
+                                int timeout_ms)
 {
     int fd = raw_connect(port);
     if (fd < 0)
@@ -204,7 +204,7 @@ static void raw_exchange(unsigned port, const void *data, size_t len, struct str
 }
 
 /* Polls cond(ud) every millisecond for up to timeout_ms. */
-static bool wait_for(bool (*cond)(void *), void *ud, int timeout_ms)
+static inline bool wait_for(bool (*cond)(void *), void *ud, int timeout_ms)
 {
     int64_t deadline = time_mono_ms() + timeout_ms;
     while (!cond(ud)) {
