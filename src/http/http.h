@@ -422,6 +422,9 @@ void http_ratelimit_free(struct http_ratelimit *rl);
 /* Takes one token for key at time now_ms (monotonic milliseconds). */
 void http_ratelimit_take(struct http_ratelimit *rl, const char *key, int64_t now_ms,
                          struct http_ratelimit_result *out);
+/* Drops every bucket that has refilled (its client has been idle long enough that a new
+ * bucket would be the same). The server runs this every few seconds. */
+void http_ratelimit_sweep(struct http_ratelimit *rl, int64_t now_ms);
 /* How many buckets are held (for tests and metrics). */
 size_t http_ratelimit_size(struct http_ratelimit *rl);
 

@@ -265,6 +265,7 @@ struct http_server {
     unsigned port;
     atomic_bool stopping;
     bool started;
+    int64_t last_sweep_ms; /* I/O thread only */
 
     pthread_mutex_t lock; /* live requests, streams, websockets */
     pthread_cond_t idle;

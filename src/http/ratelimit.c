@@ -178,6 +178,22 @@ void http_ratelimit_take(struct http_ratelimit *rl, const char *key, int64_t now
     pthread_mutex_unlock(&s->lock);
 }
 
+void http_ratelimit_sweep(struct http_ratelimit *rl, int64_t now_ms)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        struct shard *s = &rl->shards[i];
+        pthread_mutex_lock(&s->lock);
+        struct bucket *b = s->tail;
+        while (b) {
+            struct bucket *prev = b->prev;
+            if (refilled(rl, b, now_ms))
+                bucket_remove(s, b);
+            b = prev;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 size_t http_ratelimit_size(struct http_ratelimit *rl)
 {
     size_t n = 0;

@@ -1135,6 +1135,10 @@ static void on_tick(void *arg)
     int64_t now = time_mono_ms();
     http_sse_tick(srv, now);
     http_ws_tick(srv, now);
+    if (srv->ratelimit && now - srv->last_sweep_ms >= 10000) {
+        http_ratelimit_sweep(srv->ratelimit, now);
+        srv->last_sweep_ms = now;
+    }
 }
 
 int http_server_start(struct http_server *srv, struct err *err)
