@@ -283,6 +283,15 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->raw_path = raw;
     req->raw_path_len = end;
 
+    /* libmicrohttpd would now split the query into its per-connection pool, one allocation
+     * per parameter, so a 30 KB "a&a&a..." exhausts the pool and the connection is dropped
+     * with no answer at all. We parse our copy of the raw query instead (with caps and clear
+     * 400s), so the string is ended right after its '?': libmicrohttpd 0.9.x has already
+     * located the '?' before calling us and then parses an empty query. */
+    char *mhd_query = strchr((char *)uri, '?');
+    if (mhd_query)
+        mhd_query[1] = '\0';
+
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn_ctx *cctx = ci ? ci->socket_context : NULL;

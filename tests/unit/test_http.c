@@ -332,6 +332,15 @@ TEST(query_caps_count_and_length)
     CHECK_INT_EQ(r.status, 400);
     CHECK_CONTAINS(r.body.buf, "too many query parameters: 300 (at most 256)");
     hresp_release(&r);
+    /* Thousands of tiny parameters: a clear 400, not a dropped connection. */
+    strbuf_reset(&q);
+    strbuf_adds(&q, "/query?");
+    for (int i = 0; i < 10000; i++)
+        strbuf_adds(&q, "a&");
+    http_get("GET", url(&f, q.buf), NULL, &r);
+    CHECK_INT_EQ(r.status, 400);
+    CHECK_CONTAINS(r.body.buf, "too many query parameters: 10000");
+    hresp_release(&r);
     strbuf_reset(&q);
     strbuf_adds(&q, "/query?long=");
     for (int i = 0; i < 9000; i++)
