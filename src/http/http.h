@@ -211,7 +211,9 @@ unsigned http_server_port(const struct http_server *srv);
  * WebSockets (1001), waits for the server threads and closes the socket. Idempotent. Must
  * not be called from a handler or callback. */
 void http_server_stop(struct http_server *srv);
-/* Stops if needed and frees; accepts NULL. */
+/* Stops if needed and frees; accepts NULL. Handles may outlive the server: a pending request
+ * answered afterwards is dropped, SSE and WebSocket sends fail with -E_CANCELLED, and the
+ * handles must still be released (http_sse_free, http_ws_release). */
 void http_server_free(struct http_server *srv);
 
 /* Runs the configured authenticate hook on a token (for protocols that carry credentials
@@ -270,8 +272,8 @@ void *http_request_alloc(struct http_request *req, size_t n);
 char *http_request_strdup(struct http_request *req, const char *s);
 
 /*
- * For a handler that returned HTTP_PENDING: fn(req, ud) runs at most once, from the
- * server's I/O thread, if the client disconnects before the answer is sent (so the work can
+ * For a handler that returned HTTP_PENDING: fn(req, ud) runs at most once, from a server
+ * thread, if the client disconnects before the answer is sent (so the work can
  * be cancelled). The request stays valid and must still be answered (the answer is then
  * dropped). Set it before returning HTTP_PENDING.
  */

@@ -593,6 +593,16 @@ static void set_client(struct http_request *req)
     }
 }
 
+/* Client text made safe for an error message (control bytes and bad UTF-8 escaped, cut). */
+static const char *shown(struct http_request *req, const char *s, size_t len, size_t max)
+{
+    struct strbuf q = STRBUF_INIT;
+    http_quote_for_message(&q, s, len, max);
+    char *out = arena_memdup0(&req->arena, q.buf, q.len);
+    strbuf_release(&q);
+    return out;
+}
+
 /* Splits and decodes the path. Returns the segment count, or -1 with *why set. */
 static int split_path(struct http_request *req, const char **segs, const char **why)
 {
@@ -683,7 +693,8 @@ static enum MHD_Result answer_preflight(struct http_request *req, const char *or
     struct http_server *srv = req->srv;
     if (!cors_origin_allowed(&srv->cors, origin))
         return answer_error(req, E_FORBIDDEN,
-                            "origin %s is not allowed by this server's CORS configuration", origin);
+                            "origin %s is not allowed by this server's CORS configuration",
+                            shown(req, origin, strlen(origin), 120));
     req->origin = arena_strdup(&req->arena, origin);
     struct http_response *resp = http_response_new(204);
     cors_add_preflight_headers(&srv->cors, origin, resp);
@@ -723,13 +734,11 @@ static enum MHD_Result on_headers(struct http_request *req, const char *method)
     const char *segs[HTTP_MAX_SEGMENTS];
     const char *why = NULL;
     int n_segs = split_path(req, segs, &why);
-    if (n_segs < 0) {
-        struct strbuf q = STRBUF_INIT;
-        http_quote_for_message(&q, req->raw_path, req->raw_path_len, 80);
-        enum MHD_Result r = answer_error(req, E_INVALID, "bad path \"%s\": %s", q.buf, why);
-        strbuf_release(&q);
-        return r;
-    }
+    if (n_segs < 0)
+        return answer_error(req, E_INVALID, "bad path \"%s\": %s",
+                            shown(req, req->raw_path, req->raw_path_len, 80), why);
+    const char *show_method = shown(req, method, strlen(method), 32);
+    const char *show_path = shown(req, req->path, strlen(req->path), 200);
 
     /* CORS: a preflight is answered here, before credentials (browsers send none). */
     const char *origin = http_request_header(req, "Origin");
@@ -788,11 +797,11 @@ static enum MHD_Result on_headers(struct http_request *req, const char *method)
     }
 
     if (m.status == ROUTE_NOT_FOUND)
-        return answer_error(req, E_NOT_FOUND, "no route for %s %s", req->method_name, req->path);
+        return answer_error(req, E_NOT_FOUND, "no route for %s %s", show_method, show_path);
     if (m.status == ROUTE_BAD_METHOD) {
         struct err e;
-        err_set(&e, E_METHOD, "method %s is not allowed on %s (allowed: %s)", req->method_name,
-                req->path, m.allow);
+        err_set(&e, E_METHOD, "method %s is not allowed on %s (allowed: %s)", show_method,
+                show_path, m.allow);
         struct http_response *resp = http_error_response(E_METHOD, e.msg, NULL);
         http_response_add(resp, "Allow", m.allow);
         return answer_now(req, resp);
@@ -804,7 +813,7 @@ static enum MHD_Result on_headers(struct http_request *req, const char *method)
             return answer_unauthorized(req, had_token, &auth_err);
         if (req->principal.role < route->role)
             return answer_error(req, E_FORBIDDEN, "%s %s needs the %s role; this API key has %s",
-                                req->method_name, req->path, http_role_name(route->role),
+                                show_method, show_path, http_role_name(route->role),
                                 http_role_name(req->principal.role));
     }
 
@@ -829,7 +838,8 @@ static enum MHD_Result on_headers(struct http_request *req, const char *method)
     const char *te = http_request_header(req, "Transfer-Encoding");
     uint64_t length = 0;
     if (cl && !parse_length(cl, &length))
-        return answer_error(req, E_INVALID, "Content-Length \"%.40s\" is not a number", cl);
+        return answer_error(req, E_INVALID, "Content-Length \"%s\" is not a number",
+                            shown(req, cl, strlen(cl), 40));
     if (length > req->body_cap)
         return answer_error(req, E_TOO_LARGE,
                             "request body of %llu bytes is over the limit of %zu bytes",

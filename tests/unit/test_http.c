@@ -109,6 +109,11 @@ static int h_headers(struct http_request *req, void *ud, struct err *err)
     return http_respond(req, resp);
 }
 
+static int h_whoami(struct http_request *req, void *ud, struct err *err)
+{
+    return http_respond_json(req, 200, json_pack("{s:s}", "client", http_request_client(req)));
+}
+
 static int h_twice(struct http_request *req, void *ud, struct err *err)
 {
     int rc1 = http_respond_empty(req, 204);
@@ -135,6 +140,7 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/empty-list", h_empty_list, HTTP_ROLE_NONE, 0, 0},
     {HTTP_GET, "/headers", h_headers, HTTP_ROLE_NONE, 0, 0},
     {HTTP_GET, "/twice", h_twice, HTTP_ROLE_NONE, 0, 0},
+    {HTTP_GET, "/whoami", h_whoami, HTTP_ROLE_NONE, 0, 0},
 };
 
 static bool start(struct fixture *f, void (*tweak)(struct http_config *))
@@ -571,6 +577,34 @@ TEST(errors_lists_and_custom_headers)
     hresp_release(&r);
     http_get("GET", url(&f, "/twice"), NULL, &r);
     CHECK_INT_EQ(r.status, 204);
+    hresp_release(&r);
+    stop(&f);
+}
+
+static void ipv6_loopback(struct http_config *cfg)
+{
+    cfg->bind_address = "::1";
+}
+
+TEST(ipv6_bind_and_client_address)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&a6, sizeof(a6)) == 0;
+    if (probe >= 0)
+        close(probe);
+    if (!have_v6) {
+        printf("# no IPv6 loopback here; skipped\n");
+        return;
+    }
+    struct fixture f;
+    REQUIRE(start(&f, ipv6_loopback));
+    char u[128];
+    snprintf(u, sizeof(u), "http://[::1]:%u/api/v1/whoami", http_server_port(f.srv));
+    struct hresp r;
+    http_get("GET", u, NULL, &r);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(r.body.buf, "{\"client\":\"::1\"}");
     hresp_release(&r);
     stop(&f);
 }
