@@ -189,7 +189,7 @@ struct http_request {
     atomic_int refs;
     struct arena arena;
     int64_t start_ns;
-    enum req_phase phase;
+    _Atomic(enum req_phase) phase; /* written by the connection's thread, read when stopping */
 
     /* request line and headers (arena) */
     const char *raw_path;

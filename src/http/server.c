@@ -1253,8 +1253,12 @@ void http_server_stop(struct http_server *srv)
     pthread_mutex_lock(&srv->lock);
     for (;;) {
         bool busy = false;
-        for (size_t i = 0; i < srv->live.n && !busy; i++)
-            busy = srv->live.v[i]->phase == REQ_HANDLER || srv->live.v[i]->streaming;
+        for (size_t i = 0; i < srv->live.n && !busy; i++) {
+            struct http_request *req = srv->live.v[i];
+            pthread_mutex_lock(&req->lock);
+            busy = req->phase == REQ_HANDLER || req->streaming;
+            pthread_mutex_unlock(&req->lock);
+        }
         if (!busy || time_mono_ms() >= deadline)
             break;
         struct timespec ts;
