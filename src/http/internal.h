@@ -1,7 +1,8 @@
 /*
  * Private to src/http/: the structures behind http.h and the functions the module's files
- * share. Reading order: server.c (daemon, request pipeline), router.c, query.c, request.c,
- * response.c, cors.c, ratelimit.c, io.c (the I/O thread), sse.c, ws.c + ws_proto.c.
+ * share. Reading order: server.c (daemon), pipeline.c (what happens to a request),
+ * router.c, query.c, request.c, response.c, cors.c, ratelimit.c, io.c (the I/O thread),
+ * sse.c, ws.c + ws_proto.c.
  *
  * Request lifetime: a struct http_request is created when libmicrohttpd reads a request line
  * and is reference-counted. libmicrohttpd's side holds one reference until the request
@@ -15,6 +16,7 @@
 #define RATCHET_HTTP_INTERNAL_H
 
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -279,6 +281,17 @@ struct http_server {
     struct metric *m_rate_limited;
     struct metric_series *s_in_flight;
 };
+
+/* pipeline.c: libmicrohttpd's callbacks (cls is the server). */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                        enum MHD_ConnectionNotificationCode code);
+enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *data,
+                               size_t *size, void **req_cls);
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                       enum MHD_RequestTerminationCode toe);
+void http_on_mhd_log(void *cls, const char *fmt, va_list ap);
 
 void http_request_ref(struct http_request *req);
 void http_request_unref(struct http_request *req);
