@@ -170,24 +170,25 @@ static inline void raw_send(int fd, const void *data, size_t len)
     }
 }
 
-/* Reads until the peer closes, timeout_ms passes, or (if stop is set) stop appears. */
-static inline void raw_read(int fd, struct strbuf *out, int timeout_ms, const char *stop)
+/* Reads until the peer closes, timeout_ms passes, or (if stop is set) stop appears. Returns
+ * true if the peer closed the connection. */
+static inline bool raw_read(int fd, struct strbuf *out, int timeout_ms, const char *stop)
 {
     int64_t deadline = time_mono_ms() + timeout_ms;
     char buf[4096];
     for (;;) {
         int64_t left = deadline - time_mono_ms();
         if (left <= 0)
-            return;
+            return false;
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, (int)left) <= 0)
-            return;
+            return false;
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n <= 0)
-            return;
+            return true;
         strbuf_add(out, buf, (size_t)n);
         if (stop && strstr(out->buf, stop))
-            return;
+            return false;
     }
 }
 

@@ -770,6 +770,40 @@ TEST(slow_body_times_out)
     stop(&f);
 }
 
+static void tight_connections(struct http_config *cfg)
+{
+    cfg->max_connections_per_ip = 2;
+    cfg->idle_timeout_s = 1;
+}
+
+TEST(connection_limits_and_idle_timeout)
+{
+    struct fixture f;
+    REQUIRE(start(&f, tight_connections));
+    unsigned port = http_server_port(f.srv);
+    int a = raw_connect(port), b = raw_connect(port), c = raw_connect(port);
+    REQUIRE(a >= 0 && b >= 0 && c >= 0);
+    /* The third connection from this address is closed without an answer. */
+    const char *get = "GET /api/v1/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_send(c, get, strlen(get));
+    struct strbuf out = STRBUF_INIT;
+    CHECK(raw_read(c, &out, 5000, NULL));
+    CHECK_INT_EQ(out.len, 0);
+    /* The first two work... */
+    raw_send(a, get, strlen(get));
+    raw_read(a, &out, 3000, "}");
+    CHECK(strncmp(out.buf, "HTTP/1.1 200", 12) == 0);
+    /* ...and an idle one is closed after idle_timeout_s. */
+    strbuf_reset(&out);
+    CHECK(raw_read(b, &out, 10000, NULL));
+    CHECK_INT_EQ(out.len, 0);
+    close(a);
+    close(b);
+    close(c);
+    strbuf_release(&out);
+    stop(&f);
+}
+
 TEST(many_clients_at_once)
 {
     struct fixture f;
