@@ -228,6 +228,13 @@ static bool flush_locked(struct http_ws *ws)
             if (!ws->want_write &&
                 io_watch_mod(ws->srv->io, &ws->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP) == 0)
                 ws->want_write = true;
+            if (ws->out_off > (1u << 16) && ws->out_off * 2 > ws->out.len) {
+                /* Drop what was sent so a busy slow peer does not grow the buffer. */
+                size_t rest = ws->out.len - ws->out_off;
+                memmove(ws->out.buf, ws->out.buf + ws->out_off, rest);
+                strbuf_setlen(&ws->out, rest);
+                ws->out_off = 0;
+            }
             return true;
         }
         return false;

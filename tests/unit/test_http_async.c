@@ -407,6 +407,35 @@ TEST(sse_heartbeat_on_idle_streams)
     stop(&f);
 }
 
+static void small_sse_buffer(struct http_config *cfg)
+{
+    cfg->stream_max_buffer_bytes = 64 * 1024;
+}
+
+TEST(sse_slow_reader_is_cut_off)
+{
+    struct fixture f;
+    REQUIRE(start(&f, small_sse_buffer));
+    int fd = raw_connect(http_server_port(f.srv));
+    REQUIRE(fd >= 0);
+    const char *get = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_send(fd, get, strlen(get));
+    REQUIRE(wait_for(sse_set, &f, 5000));
+    size_t chunk = 16 * 1024;
+    char *data = malloc(chunk);
+    memset(data, 'x', chunk);
+    int rc = 0;
+    for (int i = 0; i < 8192 && rc == 0; i++)
+        rc = http_sse_send(f.sse, NULL, NULL, data, chunk);
+    CHECK_INT_EQ(rc, -E_TOO_LARGE);
+    CHECK(wait_for(one_sse_close, &f, 5000));
+    CHECK(!http_sse_is_open(f.sse));
+    http_sse_free(f.sse);
+    free(data);
+    close(fd);
+    stop(&f);
+}
+
 TEST(stop_ends_open_streams)
 {
     struct fixture f;
@@ -667,6 +696,36 @@ TEST(websocket_protocol_errors_close_the_connection)
     close(fd);
     strbuf_release(&resp);
     strbuf_release(&pl);
+    stop(&f);
+}
+
+static void small_stream_buffer(struct http_config *cfg)
+{
+    cfg->stream_max_buffer_bytes = 64 * 1024;
+}
+
+TEST(websocket_slow_reader_is_cut_off)
+{
+    struct fixture f;
+    REQUIRE(start(&f, small_stream_buffer));
+    struct strbuf resp = STRBUF_INIT;
+    int fd = ws_connect(&f, &resp);
+    REQUIRE(fd >= 0);
+    REQUIRE(wait_for(ws_opened, &f, 5000));
+    /* The client reads nothing: once the kernel's buffers are full, our queue fills up to
+     * its cap and the next send is refused instead of buffering without bound. */
+    size_t chunk = 32 * 1024;
+    char *data = calloc(1, chunk);
+    int rc = 0;
+    for (int i = 0; i < 4096 && rc == 0; i++)
+        rc = http_ws_send(f.ws, HTTP_WS_BINARY, data, chunk);
+    CHECK_INT_EQ(rc, -E_TOO_LARGE);
+    CHECK(wait_for(ws_closed, &f, 5000));
+    CHECK_INT_EQ(atomic_load(&f.ws_close_code), 1008);
+    CHECK_INT_EQ(http_ws_send(f.ws, HTTP_WS_BINARY, data, 1), -E_CANCELLED);
+    free(data);
+    close(fd);
+    strbuf_release(&resp);
     stop(&f);
 }
 
