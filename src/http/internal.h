@@ -300,6 +300,9 @@ void http_request_unref(struct http_request *req);
 void http_request_suspend_locked(struct http_request *req);
 /* Resumes it if suspended (any thread, lock held). */
 void http_request_resume_locked(struct http_request *req);
+/* Drops the client (lock held): marks it gone and makes libmicrohttpd close the connection
+ * (a slow SSE reader). */
+void http_request_abort_locked(struct http_request *req);
 /* The request's Origin when CORS applies, for cors/ws. */
 bool http_request_cors_origin_ok(const struct http_request *req, const char **origin);
 

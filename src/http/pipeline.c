@@ -314,6 +314,25 @@ void http_request_resume_locked(struct http_request *req)
     MHD_resume_connection(req->conn);
 }
 
+void http_request_abort_locked(struct http_request *req)
+{
+    req->gone = true;
+    if (req->suspended) {
+        http_request_resume_locked(req); /* the handler or reader then ends it */
+        return;
+    }
+    if (req->completed)
+        return;
+    /* libmicrohttpd may be waiting to write to a client that does not read: shut the socket
+     * so that write fails and the connection is closed now rather than at the idle timeout.
+     * The socket is still open: libmicrohttpd closes it only after the completion callback,
+     * which needs this request's lock to mark it completed. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
 /* I/O thread: the socket of a suspended request hung up. */
 static void watch_event(struct io_watch *w, uint32_t events)
 {

@@ -80,8 +80,7 @@ static int queue_locked(struct http_request *req, const char *data, size_t len)
     size_t unsent = req->sse_out.len - req->sse_off;
     if (unsent + len > req->srv->cfg.stream_max_buffer_bytes) {
         /* The client does not keep up: end the stream rather than buffer without bound. */
-        req->gone = true;
-        http_request_resume_locked(req);
+        http_request_abort_locked(req);
         return -E_TOO_LARGE;
     }
     strbuf_add(&req->sse_out, data, len);
