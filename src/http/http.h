@@ -174,7 +174,8 @@ struct http_config {
     bool auth_enabled;          /* enforce route roles through `authenticate` */
     http_auth_fn *authenticate; /* required when auth_enabled */
     void *auth_ud;
-    struct metrics *metrics;        /* request counters and latency histograms; may be NULL */
+    struct metrics *metrics;        /* request counters and latency histograms; may be NULL; must
+                                       outlive the server (as must auth_ud) */
     unsigned sse_heartbeat_ms;      /* comment line sent on idle SSE streams; default 15000 */
     size_t stream_max_buffer_bytes; /* unsent SSE/WebSocket data per client before it is
                                        dropped as too slow; default 4 MiB */

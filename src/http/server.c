@@ -101,7 +101,10 @@ int http_server_new(const struct http_config *cfg, struct http_server **out, str
     srv->listen_fd = -1;
     srv->bind_address = xstrdup(cfg->bind_address ? cfg->bind_address : "127.0.0.1");
     srv->cfg.bind_address = srv->bind_address;
+    /* cors_init copies the CORS strings; nothing may keep pointing into the caller's. */
     srv->cfg.cors.origins = NULL;
+    srv->cfg.cors.allowed_methods = NULL;
+    srv->cfg.cors.allowed_headers = NULL;
     router_init(&srv->router);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->idle, NULL);
