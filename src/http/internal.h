@@ -291,7 +291,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                                size_t *size, void **req_cls);
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                        enum MHD_RequestTerminationCode toe);
-void http_on_mhd_log(void *cls, const char *fmt, va_list ap);
+void http_on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 void http_request_ref(struct http_request *req);
 void http_request_unref(struct http_request *req);

@@ -863,7 +863,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         req = http_on_uri(cls, url, conn);
         *req_cls = req;
     }
-    switch (req->phase) {
+    switch (atomic_load(&req->phase)) {
     case REQ_NEW:
         return on_headers(req, method);
     case REQ_BODY:
