@@ -307,7 +307,7 @@ int http_respond_err(struct http_request *req, const struct err *err, json_t *ex
 /*
  * A Refine simple-rest list: the bare JSON array `items` (reference stolen), with
  * X-Total-Count: total and Content-Range: <resource> <start>-<end>/<total> where end is
- * start + count - 1 (a "*" range when the page is empty: "tasks * /0" without spaces).
+ * start + count - 1; an empty page sends "<resource> *" followed by "/<total>".
  */
 int http_respond_list(struct http_request *req, json_t *items, const char *resource, size_t start,
                       size_t total);
