@@ -36,7 +36,8 @@
     X(IO, 500, "IO_ERROR", -32603, 2, "file system error")                                \
     X(BUSY, 503, "SERVICE_UNAVAILABLE", -32010, 1, "temporarily busy; retry")             \
     X(UNAVAILABLE, 503, "SERVICE_UNAVAILABLE", -32010, 1, "a dependency is unavailable")  \
-    X(INTERNAL, 500, "INTERNAL_ERROR", -32603, 1, "a bug or an unexpected failure")
+    X(INTERNAL, 500, "INTERNAL_ERROR", -32603, 1, "a bug or an unexpected failure")       \
+    X(REQUEST_TIMEOUT, 408, "REQUEST_TIMEOUT", -32600, 2, "a request arrived too slowly")
 
 enum err_code {
     E_OK = 0,
