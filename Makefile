@@ -32,7 +32,8 @@ PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/d
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
-            -Wimplicit-fallthrough -Wno-unused-parameter -Wno-format-truncation -Werror
+            -Wimplicit-fallthrough -Wno-unused-parameter -Werror \
+            $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),,-Wno-format-truncation)
 CFLAGS   := -std=c17 -D_GNU_SOURCE -g $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  := $(if $(SANITIZE),-fsanitize=$(SANITIZE)) -rdynamic
 LDLIBS   := $(PKG_LIBS) -lm -lpthread

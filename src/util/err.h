@@ -57,7 +57,8 @@ struct err {
 /* Sets err (if not NULL) and returns -code, so callers can `return err_set(...)`. */
 int err_set(struct err *err, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int err_setv(struct err *err, enum err_code code, const char *fmt, va_list ap);
+int err_setv(struct err *err, enum err_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prefixes the message already in err with "prefix: " (for context added on the way up). */
 int err_prefix(struct err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(struct err *err);
