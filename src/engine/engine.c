@@ -335,6 +335,7 @@ static void run_free(struct engine_run *run)
     free(run->task_id);
     free(run->task_version);
     free(run->job_id);
+    free(run->input_json);
     free(run);
 }
 
@@ -342,7 +343,7 @@ static void deliver_done(struct engine *e)
 {
     while (e->done_head) {
         struct engine_run *run = e->done_head;
-        e->done_head = run->done_next;
+        e->done_head = run->queue_next;
         if (!e->done_head)
             e->done_tail = NULL;
         struct engine_result *r = run->result;
@@ -355,6 +356,7 @@ static void deliver_done(struct engine *e)
 static void on_idle(uv_idle_t *idle)
 {
     struct engine *e = idle->data;
+    run_begin_queued(e);
     deliver_done(e);
     if (e->opts.prewarm && !e->spare_ctx && !e->freeing)
         context_new(e, &e->spare_ctx, &e->spare_host, &e->spare_internals);
@@ -375,6 +377,8 @@ static void on_async(uv_async_t *async)
     struct engine_run *next;
     for (struct engine_run *run = e->runs; run; run = next) {
         next = run->next;
+        if (run->script)
+            continue; /* not begun: run_begin_queued checks it */
         if (run->state == RUN_ACTIVE && run->depth == 0 && limits_check(run, false))
             run_finish(run);
     }
@@ -475,6 +479,7 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    e->start_head = e->start_tail = NULL; /* queued runs are in e->runs too */
     while (e->runs) {
         struct engine_run *run = e->runs;
         run_fail(run, -E_CANCELLED, "CancelledError", "the engine shut down during the run");
@@ -518,7 +523,7 @@ void engine_free(struct engine *e)
 size_t engine_runs_in_flight(const struct engine *e)
 {
     size_t n = e->nruns;
-    for (const struct engine_run *r = e->done_head; r; r = r->done_next)
+    for (const struct engine_run *r = e->done_head; r; r = r->queue_next)
         n++;
     return n;
 }

@@ -37,6 +37,7 @@ JSScriptRef JSScriptCreateReferencingImmortalASCIIText(JSContextGroupRef group, 
 JSScriptRef JSScriptCreateFromString(JSContextGroupRef group, JSStringRef url, int starting_line,
                                      JSStringRef source, JSStringRef *error_message,
                                      int *error_line);
+void JSScriptRetain(JSScriptRef script);
 void JSScriptRelease(JSScriptRef script);
 JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef this_value,
                             JSValueRef *exception);
@@ -132,7 +133,8 @@ struct engine {
 
     struct engine_run *runs; /* in flight, doubly linked */
     size_t nruns;
-    struct engine_run *done_head, *done_tail; /* finished, callback not yet called */
+    struct engine_run *start_head, *start_tail; /* started, first turn not yet run */
+    struct engine_run *done_head, *done_tail;   /* finished, callback not yet called */
 
     VEC(struct timer_entry) timers; /* binary min-heap */
     uint64_t timer_seq;
@@ -164,7 +166,7 @@ struct fetch;
 struct engine_run {
     struct engine *engine;
     struct engine_run *prev, *next; /* engine->runs */
-    struct engine_run *done_next;
+    struct engine_run *queue_next;  /* engine->start_* or engine->done_* queue */
     enum run_state state;
     atomic_bool cancel;
     unsigned cancel_generation; /* the engine's when the run started */
@@ -196,6 +198,10 @@ struct engine_run {
     size_t ntimers;        /* JS timers in the engine heap */
     struct fetch *fetches; /* async fetches in flight */
 
+    JSScriptRef script; /* retained until the first turn */
+    char *input_json;   /* NULL: null */
+    size_t input_len;
+
     int64_t start_ns;
     size_t log_bytes;
     struct engine_result *result;
@@ -209,6 +215,7 @@ void run_settle_json(struct engine_run *run, JSValueRef json);
 void turn_begin(struct engine_run *run);
 void turn_end(struct engine_run *run);
 void run_finish(struct engine_run *run);
+void run_begin_queued(struct engine *e);
 struct engine_run *host_run(JSObjectRef self);
 
 /* engine.c */

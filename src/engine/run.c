@@ -173,6 +173,10 @@ void run_finish(struct engine_run *run)
     timers_remove_run(e, run);
     timers_rearm(e);
     fetch_cancel_run(run);
+    if (run->script) {
+        JSScriptRelease(run->script);
+        run->script = NULL;
+    }
     if (run->ctx) {
         JSObjectSetPrivate(run->host, NULL);
         JSValueUnprotect(run->ctx, run->internals);
@@ -195,7 +199,7 @@ void run_finish(struct engine_run *run)
     e->nruns--;
     run->prev = run->next = NULL;
     if (e->done_tail)
-        e->done_tail->done_next = run;
+        e->done_tail->queue_next = run;
     else
         e->done_head = run;
     e->done_tail = run;
@@ -244,7 +248,7 @@ static JSObjectRef internal_fn(struct engine_run *run, enum engine_name name)
 }
 
 /* The first turn: evaluate main.js, then start(completion, input, ids...). */
-static void run_begin(struct engine_run *run, JSScriptRef script, const struct engine_run_params *p)
+static void run_begin(struct engine_run *run)
 {
     struct engine *e = run->engine;
     if (engine_prepare_context(e, &run->ctx, &run->host, &run->internals) < 0) {
@@ -260,9 +264,8 @@ static void run_begin(struct engine_run *run, JSScriptRef script, const struct e
     run->fn_describe = internal_fn(run, NAME_describe);
 
     JSValueRef input = JSValueMakeNull(ctx);
-    if (p->input_json) {
-        size_t len = p->input_len ? p->input_len : strlen(p->input_json);
-        JSStringRef s = js_string_new(p->input_json, len);
+    if (run->input_json) {
+        JSStringRef s = js_string_new(run->input_json, run->input_len);
         input = JSValueMakeFromJSONString(ctx, s);
         JSStringRelease(s);
         if (!input) {
@@ -278,9 +281,12 @@ static void run_begin(struct engine_run *run, JSScriptRef script, const struct e
                           js_cstring_value(ctx, run->task_version),
                           js_cstring_value(ctx, run->job_id)};
 
+    JSScriptRef script = run->script;
+    run->script = NULL;
     turn_begin(run);
     JSValueRef exc = NULL;
     JSValueRef completion = JSScriptEvaluate(ctx, script, NULL, &exc);
+    JSScriptRelease(script);
     if (exc)
         run_fail_exception(run, exc);
     if (run->state == RUN_ACTIVE) {
@@ -324,8 +330,37 @@ int engine_run_start(struct engine *e, const struct engine_run_params *p, engine
         run_finish(run);
         return 0;
     }
-    run_begin(run, script, p);
+    JSScriptRetain(script);
+    run->script = script;
+    if (p->input_json) {
+        run->input_len = p->input_len ? p->input_len : strlen(p->input_json);
+        run->input_json = xmalloc(run->input_len + 1);
+        memcpy(run->input_json, p->input_json, run->input_len);
+        run->input_json[run->input_len] = '\0';
+    }
+    /* The first turn runs from the loop, so the caller has the handle before any JS runs. */
+    if (e->start_tail)
+        e->start_tail->queue_next = run;
+    else
+        e->start_head = run;
+    e->start_tail = run;
+    engine_schedule_idle(e);
     return 0;
+}
+
+void run_begin_queued(struct engine *e)
+{
+    while (e->start_head) {
+        struct engine_run *run = e->start_head;
+        e->start_head = run->queue_next;
+        if (!e->start_head)
+            e->start_tail = NULL;
+        run->queue_next = NULL;
+        if (run->state == RUN_ACTIVE && limits_check(run, false))
+            run_finish(run);
+        else if (run->state == RUN_ACTIVE)
+            run_begin(run);
+    }
 }
 
 struct sync_wait {
