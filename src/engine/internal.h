@@ -44,7 +44,7 @@ JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef thi
 
 /* ---- the embedded JavaScript (src/engine/js, see prelude.c) ---- */
 
-enum js_module { JS_PRELUDE, JS_ERRORS, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
+enum js_module { JS_PRELUDE, JS_CORE, JS_ERRORS, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
 
 struct js_source {
     const char *name; /* "web": what host.load() takes */

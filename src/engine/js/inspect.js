@@ -6,6 +6,7 @@
  */
 (function (host, shared, load) {
     'use strict';
+    load('core'); /* shared.formatStack, shared.isErrorLike, shared.addTimer */
     const objToString = Object.prototype.toString;
     const CUSTOM = Symbol.for('nodejs.util.inspect.custom');
     const MAX_ARRAY = 100;

@@ -6,6 +6,7 @@
  */
 (function (host, shared, load) {
     'use strict';
+    load('core'); /* shared.formatStack, shared.isErrorLike, shared.addTimer */
     const errors = load('errors');
     const DOMException = errors.DOMException;
     const defineProperty = Object.defineProperty;
