@@ -580,7 +580,7 @@ static void *cancel_soon(void *arg)
     return NULL;
 }
 
-TEST(cancel_run_awaiting_fetch)
+static void cancel_during(const char *code)
 {
     server_start();
     uv_loop_t loop;
@@ -588,7 +588,6 @@ TEST(cancel_run_awaiting_fetch)
     struct engine *e;
     struct err err;
     REQUIRE(engine_new(&loop, NULL, &e, &err) == 0);
-    const char *code = "async function main(i) { return (await fetch(i.base + '/slow')).status; }";
     struct engine_run_params p = {
         .code = code, .code_len = strlen(code), .input_json = base_input, .timeout_ms = 30000};
     struct engine_result *result = NULL;
@@ -604,6 +603,16 @@ TEST(cancel_run_awaiting_fetch)
     engine_free(e);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(cancel_run_awaiting_fetch)
+{
+    cancel_during("async function main(i) { return (await fetch(i.base + '/slow')).status; }");
+}
+
+TEST(cancel_run_in_sync_fetch)
+{
+    cancel_during("function main(i) { try { fetch(i.base + '/slow'); } catch (e) {} for (;;) {} }");
 }
 
 TEST(zz_shutdown)

@@ -319,6 +319,33 @@ TEST(engine_free_cancels_runs_in_flight)
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+TEST(prewarmed_contexts_are_fresh)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct engine_options opts;
+    engine_options_init(&opts);
+    opts.prewarm = true;
+    struct engine *e;
+    struct err err;
+    REQUIRE(engine_new(&loop, &opts, &e, &err) == 0);
+    for (int i = 0; i < 3; i++) {
+        struct outcome o = {0};
+        start(e,
+              "function main() { const seen = typeof globalThis.mark; globalThis.mark = 1;"
+              " console.log('x'); return seen; }",
+              &o);
+        drain(&loop, &o, 1);
+        uv_run(&loop, UV_RUN_NOWAIT); /* idle: the next context is prepared here */
+        CHECK_STR_EQ(o.result->output_json, "\"undefined\"");
+        CHECK_INT_EQ(o.result->nlogs, 1);
+        engine_result_free(o.result);
+    }
+    engine_free(e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 TEST(run_sync_needs_own_loop)
 {
     uv_loop_t loop;
