@@ -14,7 +14,7 @@
     const defineProperty = Object.defineProperty;
     const stringify = JSON.stringify;
     const promiseThen = Promise.prototype.then;
-    const promiseResolve = Promise.resolve.bind(Promise);
+    const promiseResolve = (v) => Promise.resolve(v);
 
     const modules = {__proto__: null};
     const shared = {__proto__: null};
@@ -29,87 +29,85 @@
     function define(name, value) {
         defineProperty(G, name, {value, writable: true, configurable: true, enumerable: false});
     }
-    function lazy(mod, names) {
-        for (const name of names) {
-            defineProperty(G, name, {
-                configurable: true,
-                get() {
-                    const v = mod === 'fetch' ? load('web')[host.fetchMode() === 'sync' ? 'fetchSync' : 'fetch']
-                                              : load(mod)[name];
-                    define(name, v);
-                    return v;
-                },
-                set(v) {
-                    define(name, v);
-                },
-            });
-        }
+    /* name -> module; each becomes a lazy global. A table walked inline: every function this
+     * prelude runs costs a code-block link per context, so the hot path uses few of them. */
+    const LAZY = [
+        'console', 'core', 'setTimeout', 'core', 'setInterval', 'core', 'clearTimeout', 'core',
+        'clearInterval', 'core', 'queueMicrotask', 'core', 'atob', 'core', 'btoa', 'core',
+        'AuthenticationError', 'errors', 'AuthorizationError', 'errors', 'NetworkError', 'errors',
+        'HttpError', 'errors', 'ValidationError', 'errors', 'ConfigurationError', 'errors',
+        'RateLimitError', 'errors', 'ServiceUnavailableError', 'errors', 'TimeoutError', 'errors',
+        'DataError', 'errors', 'DOMException', 'errors', 'Headers', 'web', 'Request', 'web',
+        'Response', 'web', 'AbortController', 'web', 'AbortSignal', 'web', 'Event', 'web',
+        'EventTarget', 'web', 'TextEncoder', 'web', 'TextDecoder', 'web', 'structuredClone', 'web',
+        'crypto', 'web', 'performance', 'web', 'URL', 'url', 'URLSearchParams', 'url',
+        'fetch', 'fetch',
+    ];
+    for (let i = 0; i < LAZY.length; i += 2) {
+        const name = LAZY[i], mod = LAZY[i + 1];
+        defineProperty(G, name, {
+            configurable: true,
+            get() {
+                const v = mod === 'fetch' ? load('web')[host.fetchMode() === 'sync' ? 'fetchSync' : 'fetch']
+                                          : load(mod)[name];
+                define(name, v);
+                return v;
+            },
+            set(v) {
+                define(name, v);
+            },
+        });
     }
-    lazy('core', ['console', 'setTimeout', 'setInterval', 'clearTimeout', 'clearInterval',
-                  'queueMicrotask', 'atob', 'btoa']);
-    lazy('errors', ['AuthenticationError', 'AuthorizationError', 'NetworkError', 'HttpError',
-                    'ValidationError', 'ConfigurationError', 'RateLimitError',
-                    'ServiceUnavailableError', 'TimeoutError', 'DataError', 'DOMException']);
-    lazy('web', ['Headers', 'Request', 'Response', 'AbortController', 'AbortSignal', 'Event',
-                 'EventTarget', 'TextEncoder', 'TextDecoder', 'structuredClone', 'crypto',
-                 'performance']);
-    lazy('url', ['URL', 'URLSearchParams']);
-    lazy('fetch', ['fetch']);
     const module = {exports: {}};
     G.module = module;
     G.exports = module.exports;
 
-    /* The output JSON of a task's return value (core.js words the errors). */
-    function output(v) {
-        let s;
-        const t = typeof v;
-        if (t !== 'undefined' && t !== 'function' && t !== 'symbol' && t !== 'bigint') {
-            try {
-                s = stringify(v);
-            } catch (e) {
-                throw load('core').outputError(v, e);
-            }
-        }
-        if (typeof s !== 'string')
-            throw load('core').outputError(v, null);
-        return s;
-    }
-
+    /* The output JSON of a task's return value, or undefined when core.js must word an error. */
     function settle(v) {
         let s;
+        const t = typeof v;
         try {
-            s = output(v);
+            if (t !== 'undefined' && t !== 'function' && t !== 'symbol' && t !== 'bigint')
+                s = stringify(v);
+            if (typeof s !== 'string')
+                throw load('core').outputError(v, null);
         } catch (e) {
-            host.fail(e);
+            host.fail(e.name === 'OutputError' ? e : load('core').outputError(v, e));
             return;
         }
         host.settle(s);
     }
 
-    /* The shapes of docs/engine.md, in the original's order. */
-    function resolveTask(completion) {
-        try {
-            if (typeof main === 'function')
-                return main;
-        } catch (e) {
-            /* main declared but never initialised: fall through */
-        }
-        if (typeof completion === 'function')
-            return completion;
-        return load('core').resolveOther(completion, G.module);
-    }
-
     return {
-        /* Finds and calls the task; returns the output JSON, or undefined while it awaits. */
+        /* Finds the task (docs/engine.md, "shapes", in the original's order) and calls it;
+         * returns the output JSON, or undefined while it awaits. */
         start(completion, input, executionId, taskId, taskVersion, jobId) {
-            const fn = resolveTask(completion);
+            let fn;
+            try {
+                if (typeof main === 'function')
+                    fn = main;
+            } catch (e) {
+                /* main declared but never initialised: fall through */
+            }
+            if (fn === undefined)
+                fn = typeof completion === 'function' ? completion : load('core').resolveOther(completion, G.module);
             const r = fn(input, {executionId, taskId, taskVersion, jobId});
-            if (r !== null && (typeof r === 'object' || typeof r === 'function') &&
-                typeof r.then === 'function') {
+            const t = typeof r;
+            if (r !== null && (t === 'object' || t === 'function') && typeof r.then === 'function') {
                 promiseThen.call(promiseResolve(r), settle, (e) => host.fail(e));
                 return undefined;
             }
-            return output(r);
+            let s;
+            if (t !== 'undefined' && t !== 'function' && t !== 'symbol' && t !== 'bigint') {
+                try {
+                    s = stringify(r);
+                } catch (e) {
+                    throw load('core').outputError(r, e);
+                }
+            }
+            if (typeof s !== 'string')
+                throw load('core').outputError(r, null);
+            return s;
         },
         fireTimer(id) {
             return load('core').fireTimer(id);
