@@ -117,7 +117,7 @@ static int bench(const char *name, bool prewarm, int n)
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 10000;
+    int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 10000;
     if (n < 100)
         n = 100;
     return bench("cold", false, n) || bench("prewarm", true, n);

@@ -91,12 +91,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return respond(c, code, "application/json", body, (size_t)n, NULL);
     }
     if (strncmp(url, "/redirect/", 10) == 0) {
-        int left = atoi(url + 10);
+        long left = strtol(url + 10, NULL, 10);
         char to[64];
         if (left <= 0)
             snprintf(to, sizeof(to), "/json");
         else
-            snprintf(to, sizeof(to), "/redirect/%d", left - 1);
+            snprintf(to, sizeof(to), "/redirect/%ld", left - 1);
         return respond(c, 302, "text/plain", "moved", 5, to);
     }
     if (strcmp(url, "/loop") == 0)
