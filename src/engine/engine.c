@@ -306,9 +306,14 @@ static int context_new(struct engine *e, JSGlobalContextRef *out_ctx, JSObjectRe
     return 0;
 }
 
-static void context_release(JSGlobalContextRef ctx, JSObjectRef host, JSObjectRef internals)
+/* The unhandled-rejection callback is a GC root held by the global object it belongs to: it
+ * would keep the whole context alive forever, so it is pointed at a function of the utility
+ * context before the release. */
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
+                            JSObjectRef internals)
 {
     JSObjectSetPrivate(host, NULL);
+    JSGlobalContextSetUnhandledRejectionCallback(ctx, e->util_noop, NULL);
     JSValueUnprotect(ctx, internals);
     JSGlobalContextRelease(ctx);
 }
@@ -429,6 +434,8 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
 
     e->group = JSContextGroupCreate();
     e->util_ctx = JSGlobalContextCreateInGroup(e->group, NULL);
+    e->util_noop = JSObjectMakeFunctionWithCallback(e->util_ctx, NULL, NULL);
+    JSValueProtect(e->util_ctx, e->util_noop);
     e->host_class = host_class_create();
 #define X(n) e->names[NAME_##n] = JSStringCreateWithUTF8CString(#n);
     ENGINE_NAMES(X)
@@ -461,6 +468,7 @@ fail_vm:
             JSScriptRelease(e->modules[m]);
     }
     JSClassRelease(e->host_class);
+    JSValueUnprotect(e->util_ctx, e->util_noop);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
     curl_global_cleanup();
@@ -488,7 +496,7 @@ void engine_free(struct engine *e)
     deliver_done(e);
     e->freeing = true;
     if (e->spare_ctx)
-        context_release(e->spare_ctx, e->spare_host, e->spare_internals);
+        engine_release_context(e, e->spare_ctx, e->spare_host, e->spare_internals);
     e->spare_ctx = NULL;
     fetch_engine_release(e);
     for (size_t i = 0; i < e->ncache; i++)
@@ -500,6 +508,7 @@ void engine_free(struct engine *e)
     for (int i = 0; i < NAME__COUNT; i++)
         JSStringRelease(e->names[i]);
     JSClassRelease(e->host_class);
+    JSValueUnprotect(e->util_ctx, e->util_noop);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
     curl_global_cleanup();

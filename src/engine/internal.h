@@ -44,7 +44,7 @@ JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef thi
 
 /* ---- the embedded JavaScript (src/engine/js, see prelude.c) ---- */
 
-enum js_module { JS_PRELUDE, JS_CORE, JS_ERRORS, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
+enum js_module { JS_PRELUDE, JS_CORE, JS_ERRORS, JS_FETCH, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
 
 struct js_source {
     const char *name; /* "web": what host.load() takes */
@@ -115,6 +115,7 @@ struct engine {
 
     JSContextGroupRef group;
     JSGlobalContextRef util_ctx; /* never runs task code: syntax checks, GC, recovery */
+    JSObjectRef util_noop;       /* a function of util_ctx, see context_release */
     JSClassRef host_class;
     JSScriptRef modules[JS__COUNT];
     JSStringRef names[NAME__COUNT];
@@ -228,6 +229,8 @@ JSScriptRef engine_compile(struct engine *e, const char *filename, const char *c
                            enum engine_fetch_mode *detected, struct engine_error *error);
 int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx, JSObjectRef *host,
                            JSObjectRef *internals);
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
+                            JSObjectRef internals);
 bool watchdog_cb(JSContextRef ctx, void *ud);
 
 /* limits.c */
@@ -248,6 +251,7 @@ void console_add_line(struct engine_run *run, enum engine_log_level level, const
                       size_t len);
 
 /* fetch.c */
+char *fetch_url_normalize(const char *in, size_t len);
 int fetch_engine_init(struct engine *e, struct err *err);
 void fetch_engine_release(struct engine *e);
 void fetch_cancel_run(struct engine_run *run);
@@ -273,6 +277,7 @@ HOST_FN(host_fetch_sync);
 HOST_FN(host_fetch_start);
 HOST_FN(host_fetch_abort);
 HOST_FN(host_fetch_mode);
+HOST_FN(host_url_normalize);
 HOST_FN(host_load);
 HOST_FN(host_settle);
 HOST_FN(host_fail);

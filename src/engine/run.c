@@ -178,9 +178,7 @@ void run_finish(struct engine_run *run)
         run->script = NULL;
     }
     if (run->ctx) {
-        JSObjectSetPrivate(run->host, NULL);
-        JSValueUnprotect(run->ctx, run->internals);
-        JSGlobalContextRelease(run->ctx);
+        engine_release_context(e, run->ctx, run->host, run->internals);
         run->ctx = NULL;
     }
     if (run->memory_failed)
