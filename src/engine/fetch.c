@@ -8,6 +8,7 @@
  * first to the run's intercept hook (mock, refuse or pass) and is then shown to its observe hook
  * with full bodies and timings. Only http and https, a per-request timeout, a response size cap.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -805,6 +806,139 @@ HOST_FN(host_fetch_abort)
         }
     }
     return JSValueMakeUndefined(ctx);
+}
+
+/* ---- URLs ---- */
+
+static bool url_scheme_char(unsigned char c)
+{
+    return isalnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+/* Percent-encodes what a URL path (or, when query, a query) may not carry as is. */
+static void url_add_encoded(struct strbuf *out, const char *s, size_t n, bool query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool enc = c <= 0x20 || c >= 0x7F || c == '"' || c == '<' || c == '>' ||
+                   (query ? c == '\'' : (c == '`' || c == '{' || c == '}'));
+        if (!query && c == '\\')
+            strbuf_addch(out, '/');
+        else if (enc)
+            strbuf_addf(out, "%%%c%c", hex[c >> 4], hex[c & 15]);
+        else
+            strbuf_addch(out, c);
+    }
+}
+
+/* The URL as fetch sends it: for http and https, scheme and host lower-cased, the default port
+ * and the fragment dropped, unsafe bytes percent-encoded, backslashes in the path as slashes
+ * (after the WHATWG parser, without its IDNA and dot-segment work, which curl does). Other
+ * schemes come back trimmed; NULL when in is not an absolute URL with a host. */
+char *fetch_url_normalize(const char *in, size_t len)
+{
+    struct strbuf src = STRBUF_INIT, out = STRBUF_INIT;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] != '\t' && in[i] != '\n' && in[i] != '\r')
+            strbuf_addch(&src, in[i]);
+    }
+    const char *p = src.buf, *end = src.buf + src.len;
+    while (p < end && (unsigned char)*p <= 0x20)
+        p++;
+    while (end > p && (unsigned char)end[-1] <= 0x20)
+        end--;
+    const char *colon = p;
+    while (colon < end && url_scheme_char((unsigned char)*colon))
+        colon++;
+    if (colon == p || colon == end || *colon != ':' || !isalpha((unsigned char)*p))
+        goto bad;
+    size_t slen = (size_t)(colon - p);
+    bool https = slen == 5 && strncasecmp(p, "https", 5) == 0;
+    if (!https && !(slen == 4 && strncasecmp(p, "http", 4) == 0)) {
+        strbuf_add(&out, p, (size_t)(end - p));
+        goto done;
+    }
+    strbuf_adds(&out, https ? "https://" : "http://");
+    const char *a = colon + 1;
+    while (a < end && (*a == '/' || *a == '\\'))
+        a++;
+    const char *auth_end = a;
+    while (auth_end < end && !strchr("/?#\\", *auth_end))
+        auth_end++;
+    const char *at = NULL;
+    for (const char *q = a; q < auth_end; q++) {
+        if (*q == '@')
+            at = q;
+    }
+    if (at) {
+        strbuf_add(&out, a, (size_t)(at - a + 1));
+        a = at + 1;
+    }
+    const char *port = NULL;
+    const char *h = a;
+    size_t alen = auth_end > h ? (size_t)(auth_end - h) : 0;
+    if (alen && *h == '[') {
+        const char *close = memchr(h, ']', alen);
+        if (!close)
+            goto bad;
+        port = close + 1 < auth_end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        port = memchr(h, ':', alen);
+    }
+    const char *host_end = port ? port : auth_end;
+    if (host_end == h)
+        goto bad;
+    for (const char *q = h; q < host_end; q++)
+        strbuf_addch(&out, tolower((unsigned char)*q));
+    if (port) {
+        const char *d = port + 1;
+        for (const char *q = d; q < auth_end; q++) {
+            if (!isdigit((unsigned char)*q))
+                goto bad;
+        }
+        long n = d < auth_end ? strtol(d, NULL, 10) : -1;
+        if (n > 65535)
+            goto bad;
+        if (n >= 0 && n != (https ? 443 : 80))
+            strbuf_addf(&out, ":%ld", n);
+    }
+    const char *rest = auth_end;
+    const char *hash = memchr(rest, '#', (size_t)(end - rest));
+    if (hash)
+        end = hash;
+    const char *qm = memchr(rest, '?', (size_t)(end - rest));
+    const char *path_end = qm ? qm : end;
+    if (rest == path_end)
+        strbuf_addch(&out, '/');
+    url_add_encoded(&out, rest, (size_t)(path_end - rest), false);
+    if (qm) {
+        strbuf_addch(&out, '?');
+        url_add_encoded(&out, qm + 1, (size_t)(end - qm - 1), true);
+    }
+done:
+    strbuf_release(&src);
+    return strbuf_detach(&out, NULL);
+bad:
+    strbuf_release(&src);
+    strbuf_release(&out);
+    return NULL;
+}
+
+/* host.urlNormalize(url) -> string, or null when it is not an absolute URL */
+HOST_FN(host_url_normalize)
+{
+    size_t len;
+    char *in = argc > 0 ? js_value_utf8(ctx, argv[0], &len, exc) : NULL;
+    if (!in)
+        return argc > 0 ? NULL : JSValueMakeNull(ctx);
+    char *url = fetch_url_normalize(in, len);
+    free(in);
+    if (!url)
+        return JSValueMakeNull(ctx);
+    JSValueRef v = js_cstring_value(ctx, url);
+    free(url);
+    return v;
 }
 
 /* host.fetchMode() -> "sync" | "standard" */

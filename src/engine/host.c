@@ -14,6 +14,8 @@ static const JSStaticFunction host_functions[] = {
     {"fetchStart", host_fetch_start, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"fetchAbort", host_fetch_abort, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"fetchMode", host_fetch_mode, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
+    {"urlNormalize", host_url_normalize,
+     kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"load", host_load, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"settle", host_settle, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"fail", host_fail, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},

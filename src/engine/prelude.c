@@ -20,6 +20,7 @@
 EMBED(engine_js_prelude, "src/engine/js/prelude.js");
 EMBED(engine_js_core, "src/engine/js/core.js");
 EMBED(engine_js_errors, "src/engine/js/errors.js");
+EMBED(engine_js_fetch, "src/engine/js/fetch.js");
 EMBED(engine_js_web, "src/engine/js/web.js");
 EMBED(engine_js_url, "src/engine/js/url.js");
 EMBED(engine_js_inspect, "src/engine/js/inspect.js");
@@ -33,6 +34,7 @@ const struct js_source engine_js_sources[JS__COUNT] = {
     [JS_PRELUDE] = SOURCE(engine_js_prelude, "prelude"),
     [JS_CORE] = SOURCE(engine_js_core, "core"),
     [JS_ERRORS] = SOURCE(engine_js_errors, "errors"),
+    [JS_FETCH] = SOURCE(engine_js_fetch, "fetch"),
     [JS_WEB] = SOURCE(engine_js_web, "web"),
     [JS_URL] = SOURCE(engine_js_url, "url"),
     [JS_INSPECT] = SOURCE(engine_js_inspect, "inspect"),

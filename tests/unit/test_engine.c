@@ -471,6 +471,17 @@ TEST(web_crypto_clone_abort_headers)
                  "\"number\"]");
 }
 
+TEST(web_request_url_is_normalised_for_fetch)
+{
+    CHECK_OUTPUT(
+        "function main() { return [new Request('HTTP://Example.COM:80/a b?q=\"x\"#frag').url,"
+        " new Request('https://h.test:8443').url, new Request('http://[::1]:80/x').url,"
+        " (() => { try { new Request('/relative'); } catch (e) { return e.name; } })()]; }",
+        "{}",
+        "[\"http://example.com/a%20b?q=%22x%22\",\"https://h.test:8443/\","
+        "\"http://[::1]/x\",\"TypeError\"]");
+}
+
 TEST(web_no_require_process_or_fs)
 {
     CHECK_OUTPUT("function main() { return [typeof require, typeof process, typeof Deno, "

@@ -29,7 +29,7 @@
         return m ? Number(m[0]) : 0;
     }
 
-    const HttpError = named(class extends Error {
+    const makeHttpError = () => named(class extends Error {
         constructor(status, message, options) {
             if (typeof status === 'string' && message === undefined && !/^\d+$/.test(status)) {
                 message = status;
@@ -49,28 +49,44 @@
         NetworkError: 19, AbortError: 20, URLMismatchError: 21, QuotaExceededError: 22,
         TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25,
     };
-    class DOMException extends Error {
-        constructor(message = '', name = 'Error') {
-            super(String(message));
-            defineProperty(this, 'name', {value: String(name), writable: true, configurable: true});
+    function makeDOMException() {
+        class DOMException extends Error {
+            constructor(message = '', name = 'Error') {
+                super(String(message));
+                defineProperty(this, 'name', {value: String(name), writable: true, configurable: true});
+            }
+            get code() {
+                return CODES[this.name] || 0;
+            }
         }
-        get code() {
-            return CODES[this.name] || 0;
-        }
+        return named(DOMException, 'DOMException');
     }
-    named(DOMException, 'DOMException');
 
-    return {
-        AuthenticationError: simple('AuthenticationError', Error),
-        AuthorizationError: simple('AuthorizationError', Error),
-        NetworkError: simple('NetworkError', TypeError),
-        HttpError,
-        ValidationError: simple('ValidationError', Error),
-        ConfigurationError: simple('ConfigurationError', Error),
-        RateLimitError: simple('RateLimitError', Error),
-        ServiceUnavailableError: simple('ServiceUnavailableError', Error),
-        TimeoutError: simple('TimeoutError', Error),
-        DataError: simple('DataError', Error),
-        DOMException,
+    /* Each class is made on first use: a run that throws one HttpError builds one class. */
+    const makers = {
+        AuthenticationError: () => simple('AuthenticationError', Error),
+        AuthorizationError: () => simple('AuthorizationError', Error),
+        NetworkError: () => simple('NetworkError', TypeError),
+        HttpError: makeHttpError,
+        ValidationError: () => simple('ValidationError', Error),
+        ConfigurationError: () => simple('ConfigurationError', Error),
+        RateLimitError: () => simple('RateLimitError', Error),
+        ServiceUnavailableError: () => simple('ServiceUnavailableError', Error),
+        TimeoutError: () => simple('TimeoutError', Error),
+        DataError: () => simple('DataError', Error),
+        DOMException: makeDOMException,
     };
+    const exports = {};
+    for (const name of Object.keys(makers)) {
+        defineProperty(exports, name, {
+            configurable: true,
+            enumerable: true,
+            get() {
+                const C = makers[name]();
+                defineProperty(exports, name, {value: C, enumerable: true});
+                return C;
+            },
+        });
+    }
+    return exports;
 })

@@ -37,19 +37,19 @@
         'AuthenticationError', 'errors', 'AuthorizationError', 'errors', 'NetworkError', 'errors',
         'HttpError', 'errors', 'ValidationError', 'errors', 'ConfigurationError', 'errors',
         'RateLimitError', 'errors', 'ServiceUnavailableError', 'errors', 'TimeoutError', 'errors',
-        'DataError', 'errors', 'DOMException', 'errors', 'Headers', 'web', 'Request', 'web',
-        'Response', 'web', 'AbortController', 'web', 'AbortSignal', 'web', 'Event', 'web',
+        'DataError', 'errors', 'DOMException', 'errors', 'Headers', 'fetch', 'Request', 'fetch',
+        'Response', 'fetch', 'AbortController', 'web', 'AbortSignal', 'web', 'Event', 'web',
         'EventTarget', 'web', 'TextEncoder', 'web', 'TextDecoder', 'web', 'structuredClone', 'web',
         'crypto', 'web', 'performance', 'web', 'URL', 'url', 'URLSearchParams', 'url',
-        'fetch', 'fetch',
+        'fetch', '',
     ];
     for (let i = 0; i < LAZY.length; i += 2) {
         const name = LAZY[i], mod = LAZY[i + 1];
         defineProperty(G, name, {
             configurable: true,
             get() {
-                const v = mod === 'fetch' ? load('web')[host.fetchMode() === 'sync' ? 'fetchSync' : 'fetch']
-                                          : load(mod)[name];
+                const v = mod === '' ? load('fetch')[host.fetchMode() === 'sync' ? 'fetchSync' : 'fetch']
+                                     : load(mod)[name];
                 define(name, v);
                 return v;
             },
@@ -113,9 +113,9 @@
             return load('core').fireTimer(id);
         },
         fetchDone(id, raw) {
-            const web = modules.web;
-            if (web !== undefined)
-                web.fetchDone(id, raw);
+            const f = modules.fetch;
+            if (f !== undefined)
+                f.fetchDone(id, raw);
         },
         describe(e) {
             return load('core').describe(e);
