@@ -95,6 +95,30 @@ void engine_trim(struct engine *e)
         engine_bmalloc_scavenge();
 }
 
+static JSValueRef noop(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                       const JSValueRef argv[], JSValueRef *exc)
+{
+    return JSValueMakeUndefined(ctx);
+}
+
+static size_t stat_field(JSContextRef ctx, JSObjectRef stats, const char *name)
+{
+    JSStringRef s = JSStringCreateWithUTF8CString(name);
+    JSValueRef v = JSObjectGetProperty(ctx, stats, s, NULL);
+    JSStringRelease(s);
+    double d = v ? JSValueToNumber(ctx, v, NULL) : 0;
+    return d > 0 ? (size_t)d : 0;
+}
+
+void engine_collect(struct engine *e, struct engine_heap_stats *out)
+{
+    engine_trim(e);
+    JSObjectRef stats = JSGetMemoryUsageStatistics(e->util_ctx);
+    out->heap_bytes = stat_field(e->util_ctx, stats, "heapSize");
+    out->global_objects = stat_field(e->util_ctx, stats, "globalObjectCount");
+    out->protected_values = stat_field(e->util_ctx, stats, "protectedObjectCount");
+}
+
 /* ---- compiling ---- */
 
 static JSScriptRef module_script(struct engine *e, enum js_module m)
@@ -434,7 +458,7 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
 
     e->group = JSContextGroupCreate();
     e->util_ctx = JSGlobalContextCreateInGroup(e->group, NULL);
-    e->util_noop = JSObjectMakeFunctionWithCallback(e->util_ctx, NULL, NULL);
+    e->util_noop = JSObjectMakeFunctionWithCallback(e->util_ctx, NULL, noop);
     JSValueProtect(e->util_ctx, e->util_noop);
     e->host_class = host_class_create();
 #define X(n) e->names[NAME_##n] = JSStringCreateWithUTF8CString(#n);

@@ -213,6 +213,16 @@ void engine_cancel_all(struct engine *e);
 int engine_run_sync(struct engine *e, const struct engine_run_params *p, struct engine_result **out,
                     struct err *err);
 
+/* The VM's heap after a full garbage collection: for health checks and tests (costs a few ms;
+ * loop thread, outside any run's JavaScript). */
+struct engine_heap_stats {
+    size_t heap_bytes;     /* JavaScript heap in use */
+    size_t global_objects; /* live contexts, the engine's own included */
+    size_t protected_values;
+};
+
+void engine_collect(struct engine *e, struct engine_heap_stats *out);
+
 /* Number of runs started and not yet reported. */
 size_t engine_runs_in_flight(const struct engine *e);
 

@@ -28,6 +28,7 @@ void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef group, double limit,
 void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
                                                   JSValueRef *exception);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
+JSObjectRef JSGetMemoryUsageStatistics(JSContextRef ctx);
 
 typedef struct OpaqueJSScript *JSScriptRef;
 JSScriptRef JSScriptCreateReferencingImmortalASCIIText(JSContextGroupRef group, JSStringRef url,
