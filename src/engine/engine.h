@@ -193,11 +193,12 @@ void engine_result_free(struct engine_result *r);
  * result. The run is freed when the callback returns: do not use it afterwards. */
 typedef void (*engine_done_fn)(void *ud, struct engine_run *run, struct engine_result *result);
 
-/* Starts a run on the engine's loop: creates its context, evaluates the code and calls the task
- * function; a run that awaits keeps going as the loop runs. *out (may be NULL) gets the run
- * handle, valid until done is called. Returns 0, or a negative code with err set when the run
- * could not even start (done is then not called). Failures of the task itself (syntax errors
- * included) are reported through done. */
+/* Starts a run on the engine's loop: compiles the code now (a cache keeps compiled tasks), then
+ * from the loop's next iteration creates the run's context, evaluates the code and calls the
+ * task function; a run that awaits keeps going as the loop runs. *out (may be NULL) gets the
+ * run handle, valid until done is called. Returns 0, or a negative code with err set when the
+ * run could not even start (done is then not called). Failures of the task itself (syntax
+ * errors included) are reported through done. No JavaScript runs inside this call. */
 int engine_run_start(struct engine *e, const struct engine_run_params *p, engine_done_fn done,
                      void *ud, struct engine_run **out, struct err *err);
 /* Asks the run to stop; it ends with E_CANCELLED within about 10 ms of JS execution, a sync
