@@ -93,6 +93,9 @@ $(BUILD)/obj/fuzz/replay.o: fuzz/replay.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+# The engine embeds src/engine/js/*.js with .incbin: rebuild it when they change.
+$(BUILD)/obj/src/engine/prelude.o: $(wildcard src/engine/js/*.js)
+
 unit: $(TEST_BINS)
 
 # Everything the test runner needs: the binary, unit tests, fuzz replayers, test helpers.

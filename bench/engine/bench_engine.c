@@ -1,0 +1,124 @@
+/*
+ * Per-run overhead of the engine: the `addition` task run N times in one process, each run in a
+ * fresh context (create, prelude, evaluate, parse input, call, JSON output, release). Prints
+ * p50/p99/mean of the time from engine_run_start to the done callback, in two modes:
+ *
+ *   cold      every run creates its context
+ *   prewarm   the engine prepares the next context while the loop is idle (a worker's setup);
+ *             the per-run CPU, prewarm included, is printed too
+ *
+ * Usage: bench_engine [runs]. Built and run by bench/engine/run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+#include "util/err.h"
+
+static const char code[] = "function main(input) {\n"
+                           "    return { sum: input.num1 + input.num2 };\n"
+                           "}\n";
+static const char input[] = "{\"num1\": 5, \"num2\": 3}";
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static double cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct wait {
+    double done_at;
+    int ok;
+};
+
+static void on_done(void *ud, struct engine_run *run, struct engine_result *r)
+{
+    struct wait *w = ud;
+    (void)run;
+    w->done_at = now_us();
+    w->ok = r->rc == 0 && strcmp(r->output_json, "{\"sum\":8}") == 0;
+    engine_result_free(r);
+}
+
+static int bench(const char *name, bool prewarm, int n)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct engine_options o;
+    engine_options_init(&o);
+    o.prewarm = prewarm;
+    struct engine *e;
+    struct err err;
+    if (engine_new(&loop, &o, &e, &err) < 0) {
+        fprintf(stderr, "engine_new: %s\n", err.msg);
+        return 1;
+    }
+    struct engine_run_params p = {.code = code,
+                                  .code_len = sizeof(code) - 1,
+                                  .input_json = input,
+                                  .execution_id = "bench",
+                                  .task_id = "addition",
+                                  .task_version = "1.0.0"};
+    double *lat = malloc(sizeof(double) * (size_t)n);
+    int warmup = n / 10 > 200 ? n / 10 : 200;
+    double cpu0 = 0, wall0 = 0;
+    for (int i = -warmup; i < n; i++) {
+        if (i == 0) {
+            cpu0 = cpu_us();
+            wall0 = now_us();
+        }
+        struct wait w = {0, 0};
+        double t0 = now_us();
+        if (engine_run_start(e, &p, on_done, &w, NULL, &err) < 0) {
+            fprintf(stderr, "engine_run_start: %s\n", err.msg);
+            return 1;
+        }
+        while (!w.done_at)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (!w.ok) {
+            fprintf(stderr, "wrong result\n");
+            return 1;
+        }
+        if (i >= 0)
+            lat[i] = w.done_at - t0;
+        /* Let the loop go idle, as a worker's does between jobs (prewarm happens here). */
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    double cpu = (cpu_us() - cpu0) / n, wall = (now_us() - wall0) / n;
+    qsort(lat, (size_t)n, sizeof(double), cmp);
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += lat[i];
+    printf("ratchet engine (%s): p50 %.0f us, p99 %.0f us, mean %.0f us per run "
+           "(start to result); %.0f us wall, %.0f us CPU per run all included; %d runs\n",
+           name, lat[n / 2], lat[(size_t)n * 99 / 100], sum / n, wall, cpu, n);
+    free(lat);
+    engine_free(e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 10000;
+    if (n < 100)
+        n = 100;
+    return bench("cold", false, n) || bench("prewarm", true, n);
+}

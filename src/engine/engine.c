@@ -1,0 +1,577 @@
+/*
+ * The engine: one JavaScriptCore context group (the VM) per process, its loop handles and
+ * caches. It compiles the embedded JavaScript and the tasks (a small cache of compiled
+ * scripts), prepares fresh contexts (optionally one ahead, "prewarm"), keeps the watchdog armed
+ * and recovers the VM after the watchdog stopped a run, delivers completions on the loop, and
+ * turns engine_run_cancel (any thread) into a loop wake-up.
+ *
+ * The watchdog: JSContextGroupSetExecutionTimeLimit gives a callback after WATCHDOG_SLICE_S of
+ * uninterrupted JavaScript; the callback re-arms itself, so every ~10 ms of execution the running
+ * run's deadline, cancel flag and memory are checked (limits.c), and returning true terminates
+ * the JavaScript. A termination that lands in the microtask drain JavaScriptCore runs as it
+ * releases its lock leaves the VM with a pending termination; engine_recover absorbs it with a
+ * throwaway evaluation before anything else runs.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/internal.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/version.h"
+#include "util/xalloc.h"
+
+/* bmalloc's scavenger returns freed memory to the OS at once (it otherwise does so within
+ * seconds); weak, so a libjavascriptcoregtk without it still links. */
+extern void engine_bmalloc_scavenge(void) __asm__("_ZN7bmalloc3api8scavengeEv")
+    __attribute__((weak));
+
+void engine_options_init(struct engine_options *opts)
+{
+    *opts = (struct engine_options){
+        .timeout_ms = 300000,
+        .memory_limit_bytes = (size_t)256 << 20,
+        .output_limit_bytes = (size_t)16 << 20,
+        .log_max_bytes = (size_t)1 << 20,
+        .fetch_timeout_ms = 30000,
+        .fetch_max_redirects = 10,
+        .fetch_max_response_bytes = (size_t)10 << 20,
+        .user_agent = NULL,
+        .prewarm = false,
+    };
+}
+
+/* ---- the watchdog and recovery ---- */
+
+bool watchdog_cb(JSContextRef ctx, void *ud)
+{
+    struct engine *e = ud;
+    (void)ctx;
+    struct engine_run *run = e->current;
+    bool stop = false;
+    e->in_watchdog = true;
+    if (run)
+        stop = limits_check(run, true);
+    e->in_watchdog = false;
+    if (stop) {
+        e->terminated = true;
+        return true;
+    }
+    JSContextGroupSetExecutionTimeLimit(e->group, WATCHDOG_SLICE_S, watchdog_cb, e);
+    return false;
+}
+
+void engine_request_termination(struct engine *e)
+{
+    if (!e->in_watchdog)
+        JSContextGroupSetExecutionTimeLimit(e->group, 0, watchdog_cb, e);
+}
+
+void engine_recover(struct engine *e)
+{
+    if (!e->terminated)
+        return;
+    e->terminated = false;
+    struct engine_run *saved = e->current;
+    e->current = NULL;
+    JSContextGroupSetExecutionTimeLimit(e->group, WATCHDOG_SLICE_S, watchdog_cb, e);
+    JSStringRef zero = JSStringCreateWithUTF8CString("0");
+    for (int i = 0; i < 3; i++) {
+        JSValueRef exc = NULL;
+        JSEvaluateScript(e->util_ctx, zero, NULL, NULL, 1, &exc);
+        if (!exc)
+            break;
+    }
+    JSStringRelease(zero);
+    e->current = saved;
+}
+
+void engine_trim(struct engine *e)
+{
+    JSSynchronousGarbageCollectForDebugging(e->util_ctx);
+    if (engine_bmalloc_scavenge)
+        engine_bmalloc_scavenge();
+}
+
+static JSValueRef noop(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                       const JSValueRef argv[], JSValueRef *exc)
+{
+    return JSValueMakeUndefined(ctx);
+}
+
+static size_t stat_field(JSContextRef ctx, JSObjectRef stats, const char *name)
+{
+    JSStringRef s = JSStringCreateWithUTF8CString(name);
+    JSValueRef v = JSObjectGetProperty(ctx, stats, s, NULL);
+    JSStringRelease(s);
+    double d = v ? JSValueToNumber(ctx, v, NULL) : 0;
+    return d > 0 ? (size_t)d : 0;
+}
+
+void engine_collect(struct engine *e, struct engine_heap_stats *out)
+{
+    engine_trim(e);
+    JSObjectRef stats = JSGetMemoryUsageStatistics(e->util_ctx);
+    out->heap_bytes = stat_field(e->util_ctx, stats, "heapSize");
+    out->global_objects = stat_field(e->util_ctx, stats, "globalObjectCount");
+    out->protected_values = stat_field(e->util_ctx, stats, "protectedObjectCount");
+}
+
+/* ---- compiling ---- */
+
+static JSScriptRef module_script(struct engine *e, enum js_module m)
+{
+    if (!e->modules[m]) {
+        const struct js_source *src = &engine_js_sources[m];
+        JSStringRef url = JSStringCreateWithUTF8CString(src->url);
+        JSStringRef msg = NULL;
+        int line = 0;
+        e->modules[m] = JSScriptCreateReferencingImmortalASCIIText(e->group, url, 1, src->text,
+                                                                   strlen(src->text), &msg, &line);
+        JSStringRelease(url);
+        if (msg) {
+            char *text = js_string_utf8(msg, NULL);
+            log_error("engine: %s:%d: %s", src->url, line, text);
+            free(text);
+            JSStringRelease(msg);
+        }
+    }
+    return e->modules[m];
+}
+
+/* host.load(name) -> the module's factory function */
+HOST_FN(host_load)
+{
+    struct engine_run *run = host_run(self);
+    if (!run || argc < 1)
+        return js_throw(ctx, exc, "the run is over");
+    char *name = js_value_utf8(ctx, argv[0], NULL, exc);
+    if (!name)
+        return NULL;
+    JSValueRef r = NULL;
+    for (int m = 0; m < JS__COUNT; m++) {
+        if (m != JS_PRELUDE && strcmp(engine_js_sources[m].name, name) == 0) {
+            JSScriptRef script = module_script(run->engine, m);
+            r = script ? JSScriptEvaluate(ctx, script, NULL, exc)
+                       : js_throw(ctx, exc, "module %s does not compile", name);
+            break;
+        }
+    }
+    if (!r && !*exc)
+        js_throw(ctx, exc, "no module %s", name);
+    free(name);
+    return r;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static struct script_entry *cache_find(struct engine *e, uint64_t hash, const char *filename,
+                                       const char *code, size_t len)
+{
+    for (size_t i = 0; i < e->ncache; i++) {
+        struct script_entry *s = &e->cache[i];
+        if (s->hash == hash && s->len == len && strcmp(s->filename, filename) == 0 &&
+            memcmp(s->code, code, len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void cache_entry_release(struct script_entry *s)
+{
+    if (s->script)
+        JSScriptRelease(s->script);
+    free(s->filename);
+    free(s->code);
+    memset(s, 0, sizeof(*s));
+}
+
+static struct script_entry *cache_slot(struct engine *e)
+{
+    if (e->ncache < SCRIPT_CACHE_MAX)
+        return &e->cache[e->ncache++];
+    struct script_entry *oldest = &e->cache[0];
+    for (size_t i = 1; i < e->ncache; i++) {
+        if (e->cache[i].last_used < oldest->last_used)
+            oldest = &e->cache[i];
+    }
+    cache_entry_release(oldest);
+    return oldest;
+}
+
+static JSScriptRef compile(struct engine *e, JSStringRef url, const char *code, size_t len,
+                           bool wrap, JSStringRef *msg, int *line)
+{
+    JSStringRef src;
+    if (wrap) {
+        /* "(" + code + "\n)": an expression, same line numbers (the "\n" guards a trailing
+         * line comment). */
+        char *w = xmalloc(len + 3);
+        w[0] = '(';
+        memcpy(w + 1, code, len);
+        w[len + 1] = '\n';
+        w[len + 2] = ')';
+        src = js_string_new(w, len + 3);
+        free(w);
+    } else {
+        src = js_string_new(code, len);
+    }
+    JSScriptRef script = JSScriptCreateFromString(e->group, url, 1, src, msg, line);
+    JSStringRelease(src);
+    return script;
+}
+
+JSScriptRef engine_compile(struct engine *e, const char *filename, const char *code, size_t len,
+                           enum engine_fetch_mode *detected, struct engine_error *error)
+{
+    uint64_t hash = fnv1a(fnv1a(14695981039346656037ULL, filename, strlen(filename)), code, len);
+    struct script_entry *hit = cache_find(e, hash, filename, code, len);
+    if (hit) {
+        hit->last_used = ++e->cache_clock;
+        *detected = hit->detected;
+        return hit->script;
+    }
+    JSStringRef url = JSStringCreateWithUTF8CString(filename);
+    JSStringRef msg = NULL;
+    int line = 0;
+    JSScriptRef script = compile(e, url, code, len, false, &msg, &line);
+    if (!script) {
+        /* A bare `function (input) {...}` is a syntax error as a script: try it as an
+         * expression, as the original did. */
+        JSStringRef msg2 = NULL;
+        int line2 = 0;
+        script = compile(e, url, code, len, true, &msg2, &line2);
+        if (msg2)
+            JSStringRelease(msg2);
+    }
+    JSStringRelease(url);
+    if (!script) {
+        char *text = msg ? js_string_utf8(msg, NULL) : xstrdup("invalid script");
+        int column = 1;
+        syntax_error_locate(code, len, line, text, &column);
+        char *stack = xasprintf("SyntaxError: %s\n    at %s:%d:%d", text, filename, line, column);
+        engine_error_set(error, "SyntaxError", text, stack, 0);
+        free(stack);
+        free(text);
+        if (msg)
+            JSStringRelease(msg);
+        return NULL;
+    }
+    if (msg)
+        JSStringRelease(msg);
+    struct script_entry *slot = cache_slot(e);
+    *slot = (struct script_entry){hash,
+                                  xstrdup(filename),
+                                  xmemdup(code, len ? len : 1),
+                                  len,
+                                  script,
+                                  engine_detect_fetch_mode(code, len),
+                                  ++e->cache_clock};
+    *detected = slot->detected;
+    return script;
+}
+
+int engine_check_syntax(struct engine *e, const char *code, size_t len, const char *filename,
+                        struct err *err)
+{
+    struct engine_error error = {0};
+    enum engine_fetch_mode detected;
+    const char *name = filename ? filename : "main.js";
+    if (engine_compile(e, name, code, len, &detected, &error))
+        return 0;
+    /* stack is "SyntaxError: <msg>\n    at main.js:L:C" */
+    const char *at = strstr(error.stack, "\n    at ");
+    int rc = err_set(err, E_INVALID, "%s: SyntaxError: %s", at ? at + 8 : name, error.message);
+    engine_error_release(&error);
+    return rc;
+}
+
+/* ---- contexts ---- */
+
+/* A fresh context with the prelude evaluated and its internals protected. */
+static int context_new(struct engine *e, JSGlobalContextRef *out_ctx, JSObjectRef *out_host,
+                       JSObjectRef *out_internals)
+{
+    JSScriptRef prelude = module_script(e, JS_PRELUDE);
+    if (!prelude)
+        return -E_INTERNAL;
+    JSGlobalContextRef ctx = JSGlobalContextCreateInGroup(e->group, NULL);
+    if (!ctx)
+        return -E_INTERNAL;
+    JSObjectRef host = JSObjectMake(ctx, e->host_class, NULL);
+    JSValueRef exc = NULL;
+    JSValueRef internals = JSScriptEvaluate(ctx, prelude, host, &exc);
+    if (exc || !internals || !JSValueIsObject(ctx, internals)) {
+        char *msg = exc ? js_value_utf8(ctx, exc, NULL, NULL) : NULL;
+        log_error("engine: the prelude failed: %s", msg ? msg : "no internals");
+        free(msg);
+        JSGlobalContextRelease(ctx);
+        engine_recover(e);
+        return -E_INTERNAL;
+    }
+    JSValueProtect(ctx, internals);
+    JSValueRef on_rejection =
+        js_get(ctx, (JSObjectRef)internals, e->names[NAME_onUnhandledRejection]);
+    if (JSValueIsObject(ctx, on_rejection))
+        JSGlobalContextSetUnhandledRejectionCallback(ctx, (JSObjectRef)on_rejection, NULL);
+    *out_ctx = ctx;
+    *out_host = host;
+    *out_internals = (JSObjectRef)internals;
+    return 0;
+}
+
+/* The unhandled-rejection callback is a GC root held by the global object it belongs to: it
+ * would keep the whole context alive forever, so it is pointed at a function of the utility
+ * context before the release. */
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
+                            JSObjectRef internals)
+{
+    JSObjectSetPrivate(host, NULL);
+    JSGlobalContextSetUnhandledRejectionCallback(ctx, e->util_noop, NULL);
+    JSValueUnprotect(ctx, internals);
+    JSGlobalContextRelease(ctx);
+}
+
+int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx, JSObjectRef *host,
+                           JSObjectRef *internals)
+{
+    if (e->spare_ctx) {
+        *ctx = e->spare_ctx;
+        *host = e->spare_host;
+        *internals = e->spare_internals;
+        e->spare_ctx = NULL;
+        return 0;
+    }
+    return context_new(e, ctx, host, internals);
+}
+
+/* ---- the loop side ---- */
+
+static void run_free(struct engine_run *run)
+{
+    free(run->filename);
+    free(run->execution_id);
+    free(run->task_id);
+    free(run->task_version);
+    free(run->job_id);
+    free(run->input_json);
+    free(run);
+}
+
+static void deliver_done(struct engine *e)
+{
+    while (e->done_head) {
+        struct engine_run *run = e->done_head;
+        e->done_head = run->queue_next;
+        if (!e->done_head)
+            e->done_tail = NULL;
+        struct engine_result *r = run->result;
+        run->result = NULL;
+        run->done(run->ud, run, r);
+        run_free(run);
+    }
+}
+
+static void on_idle(uv_idle_t *idle)
+{
+    struct engine *e = idle->data;
+    run_begin_queued(e);
+    deliver_done(e);
+    if (e->opts.prewarm && !e->spare_ctx && !e->freeing)
+        context_new(e, &e->spare_ctx, &e->spare_host, &e->spare_internals);
+    uv_idle_stop(idle);
+}
+
+void engine_schedule_idle(struct engine *e)
+{
+    if (!e->freeing)
+        uv_idle_start(&e->idle, on_idle);
+}
+
+static void on_async(uv_async_t *async)
+{
+    struct engine *e = async->data;
+    if (!atomic_exchange(&e->cancel_pending, false))
+        return;
+    struct engine_run *next;
+    for (struct engine_run *run = e->runs; run; run = next) {
+        next = run->next;
+        if (run->script)
+            continue; /* not begun: run_begin_queued checks it */
+        if (run->state == RUN_ACTIVE && run->depth == 0 && limits_check(run, false))
+            run_finish(run);
+    }
+}
+
+void engine_handle_closed(struct engine *e)
+{
+    e->open_handles--;
+    if (e->open_handles == 0 && e->freeing && !e->owns_loop)
+        free(e);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    engine_handle_closed(h->data);
+}
+
+int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine **out,
+               struct err *err)
+{
+    struct engine *e = xcalloc(1, sizeof(*e));
+    int rc = 0;
+    *out = NULL;
+    if (opts)
+        e->opts = *opts;
+    else
+        engine_options_init(&e->opts);
+    e->user_agent = xstrdup(e->opts.user_agent ? e->opts.user_agent : "Ratchet/" RATCHET_VERSION);
+    e->opts.user_agent = e->user_agent;
+    e->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    atomic_init(&e->cancel_pending, false);
+    atomic_init(&e->cancel_generation, 0);
+
+    if (loop) {
+        e->loop = loop;
+    } else {
+        if (uv_loop_init(&e->own_loop) < 0) {
+            rc = err_set(err, E_INTERNAL, "cannot create an event loop");
+            goto fail_early;
+        }
+        e->loop = &e->own_loop;
+        e->owns_loop = true;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        rc = err_set(err, E_INTERNAL, "curl_global_init failed");
+        goto fail_loop;
+    }
+
+    e->group = JSContextGroupCreate();
+    e->util_ctx = JSGlobalContextCreateInGroup(e->group, NULL);
+    e->util_noop = JSObjectMakeFunctionWithCallback(e->util_ctx, NULL, noop);
+    JSValueProtect(e->util_ctx, e->util_noop);
+    e->host_class = host_class_create();
+#define X(n) e->names[NAME_##n] = JSStringCreateWithUTF8CString(#n);
+    ENGINE_NAMES(X)
+#undef X
+    JSContextGroupSetExecutionTimeLimit(e->group, WATCHDOG_SLICE_S, watchdog_cb, e);
+    if (!module_script(e, JS_PRELUDE)) {
+        rc = err_set(err, E_INTERNAL, "the engine's prelude does not compile");
+        goto fail_vm;
+    }
+    rc = fetch_engine_init(e, err);
+    if (rc < 0)
+        goto fail_vm;
+
+    uv_timer_init(e->loop, &e->timer);
+    uv_idle_init(e->loop, &e->idle);
+    uv_async_init(e->loop, &e->async, on_async);
+    uv_timer_init(e->loop, &e->curl_timer);
+    e->timer.data = e->idle.data = e->async.data = e->curl_timer.data = e;
+    uv_unref((uv_handle_t *)&e->async);
+    e->open_handles = 4;
+    *out = e;
+    return 0;
+
+fail_vm:
+    fetch_engine_release(e);
+    for (int i = 0; i < NAME__COUNT; i++)
+        JSStringRelease(e->names[i]);
+    for (int m = 0; m < JS__COUNT; m++) {
+        if (e->modules[m])
+            JSScriptRelease(e->modules[m]);
+    }
+    JSClassRelease(e->host_class);
+    JSValueUnprotect(e->util_ctx, e->util_noop);
+    JSGlobalContextRelease(e->util_ctx);
+    JSContextGroupRelease(e->group);
+    curl_global_cleanup();
+fail_loop:
+    if (e->owns_loop)
+        uv_loop_close(&e->own_loop);
+fail_early:
+    if (e->statm_fd >= 0)
+        close(e->statm_fd);
+    free(e->user_agent);
+    free(e);
+    return rc;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    e->start_head = e->start_tail = NULL; /* queued runs are in e->runs too */
+    while (e->runs) {
+        struct engine_run *run = e->runs;
+        run_fail(run, -E_CANCELLED, "CancelledError", "the engine shut down during the run");
+        run_finish(run);
+    }
+    deliver_done(e);
+    e->freeing = true;
+    if (e->spare_ctx)
+        engine_release_context(e, e->spare_ctx, e->spare_host, e->spare_internals);
+    e->spare_ctx = NULL;
+    fetch_engine_release(e);
+    for (size_t i = 0; i < e->ncache; i++)
+        cache_entry_release(&e->cache[i]);
+    for (int m = 0; m < JS__COUNT; m++) {
+        if (e->modules[m])
+            JSScriptRelease(e->modules[m]);
+    }
+    for (int i = 0; i < NAME__COUNT; i++)
+        JSStringRelease(e->names[i]);
+    JSClassRelease(e->host_class);
+    JSValueUnprotect(e->util_ctx, e->util_noop);
+    JSGlobalContextRelease(e->util_ctx);
+    JSContextGroupRelease(e->group);
+    curl_global_cleanup();
+    vec_free(&e->timers);
+    if (e->statm_fd >= 0)
+        close(e->statm_fd);
+    free(e->user_agent);
+
+    uv_close((uv_handle_t *)&e->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&e->async, on_handle_closed);
+    uv_close((uv_handle_t *)&e->curl_timer, on_handle_closed);
+    if (e->owns_loop) {
+        while (e->open_handles > 0)
+            uv_run(&e->own_loop, UV_RUN_ONCE);
+        uv_loop_close(&e->own_loop);
+        free(e);
+    }
+}
+
+size_t engine_runs_in_flight(const struct engine *e)
+{
+    size_t n = e->nruns;
+    for (const struct engine_run *r = e->done_head; r; r = r->queue_next)
+        n++;
+    return n;
+}
+
+void engine_run_cancel(struct engine_run *run)
+{
+    struct engine *e = run->engine;
+    atomic_store(&run->cancel, true);
+    atomic_store(&e->cancel_pending, true);
+    uv_async_send(&e->async);
+}
+
+void engine_cancel_all(struct engine *e)
+{
+    atomic_fetch_add(&e->cancel_generation, 1);
+    atomic_store(&e->cancel_pending, true);
+    uv_async_send(&e->async);
+}

@@ -1,0 +1,316 @@
+/*
+ * Private to src/engine/: the engine and run structures, the JavaScriptCore functions that are
+ * exported but declared only in WebKit's private headers, and the functions the engine's files
+ * share. Nothing here leaves the module (engine values never do).
+ *
+ * Threading: everything runs on the loop thread except the cancel flags (atomics) and the
+ * uv_async_send that wakes the loop for them.
+ */
+#ifndef RATCHET_ENGINE_INTERNAL_H
+#define RATCHET_ENGINE_INTERNAL_H
+
+#include <JavaScriptCore/JavaScript.h>
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine/engine.h"
+#include "util/strbuf.h"
+#include "util/vec.h"
+
+/* ---- JavaScriptCore private API (JSContextRefPrivate.h, JSScriptRefPrivate.h) ---- */
+
+typedef bool (*JSShouldTerminateCallback)(JSContextRef ctx, void *context);
+void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef group, double limit,
+                                         JSShouldTerminateCallback callback, void *context);
+void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
+                                                  JSValueRef *exception);
+void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
+JSObjectRef JSGetMemoryUsageStatistics(JSContextRef ctx);
+
+typedef struct OpaqueJSScript *JSScriptRef;
+JSScriptRef JSScriptCreateReferencingImmortalASCIIText(JSContextGroupRef group, JSStringRef url,
+                                                       int starting_line, const char *source,
+                                                       size_t length, JSStringRef *error_message,
+                                                       int *error_line);
+JSScriptRef JSScriptCreateFromString(JSContextGroupRef group, JSStringRef url, int starting_line,
+                                     JSStringRef source, JSStringRef *error_message,
+                                     int *error_line);
+void JSScriptRetain(JSScriptRef script);
+void JSScriptRelease(JSScriptRef script);
+JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef this_value,
+                            JSValueRef *exception);
+
+/* ---- the embedded JavaScript (src/engine/js, see prelude.c) ---- */
+
+enum js_module { JS_PRELUDE, JS_CORE, JS_ERRORS, JS_FETCH, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
+
+struct js_source {
+    const char *name; /* "web": what host.load() takes */
+    const char *url;  /* "ratchet:web": shown in (and filtered out of) stacks */
+    const char *text; /* ASCII, NUL-terminated */
+};
+
+extern const struct js_source engine_js_sources[JS__COUNT];
+
+/* ---- engine ---- */
+
+#define WATCHDOG_SLICE_S 0.010 /* how often running JS is interrupted to check limits */
+
+/* Property names C reads from JS objects, created once per engine. */
+#define ENGINE_NAMES(X)     \
+    X(start)                \
+    X(fireTimer)            \
+    X(fetchDone)            \
+    X(describe)             \
+    X(onUnhandledRejection) \
+    X(status)               \
+    X(statusText)           \
+    X(url)                  \
+    X(redirected)           \
+    X(headers)              \
+    X(body)                 \
+    X(error)                \
+    X(message)              \
+    X(length)
+
+enum engine_name {
+#define X(n) NAME_##n,
+    ENGINE_NAMES(X)
+#undef X
+        NAME__COUNT
+};
+
+/* A compiled task, kept so that the next run of the same code skips parsing. */
+struct script_entry {
+    uint64_t hash;
+    char *filename;
+    char *code;
+    size_t len;
+    JSScriptRef script;
+    enum engine_fetch_mode detected; /* what AUTO resolves to for this code */
+    uint64_t last_used;
+};
+
+#define SCRIPT_CACHE_MAX 64
+
+/* A JS timer or a run deadline in the engine's min-heap (by due_ms, then seq). */
+struct timer_entry {
+    int64_t due_ms; /* monotonic */
+    uint64_t seq;
+    struct engine_run *run;
+    uint32_t id;          /* the JS timer id; 0 is the run's deadline */
+    uint32_t interval_ms; /* repeat period, 0 for one-shot */
+};
+
+struct curl_sock;
+
+struct engine {
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    bool owns_loop;
+    struct engine_options opts;
+    char *user_agent;
+
+    JSContextGroupRef group;
+    JSGlobalContextRef util_ctx; /* never runs task code: syntax checks, GC, recovery */
+    JSObjectRef util_noop;       /* a function of util_ctx, see context_release */
+    JSClassRef host_class;
+    JSScriptRef modules[JS__COUNT];
+    JSStringRef names[NAME__COUNT];
+    struct script_entry cache[SCRIPT_CACHE_MAX];
+    size_t ncache;
+    uint64_t cache_clock;
+
+    /* A fresh context with the prelude evaluated, ready for the next run (opts.prewarm). */
+    JSGlobalContextRef spare_ctx;
+    JSObjectRef spare_host;
+    JSObjectRef spare_internals;
+
+    struct engine_run *current; /* the run whose JavaScript is executing, or NULL */
+    bool terminated;            /* the watchdog stopped JS: recover before the next entry */
+    bool in_watchdog;
+
+    struct engine_run *runs; /* in flight, doubly linked */
+    size_t nruns;
+    struct engine_run *start_head, *start_tail; /* started, first turn not yet run */
+    struct engine_run *done_head, *done_tail;   /* finished, callback not yet called */
+
+    VEC(struct timer_entry) timers; /* binary min-heap */
+    uint64_t timer_seq;
+
+    uv_timer_t timer;      /* fires the earliest timer_entry */
+    uv_idle_t idle;        /* delivers completions, prewarms */
+    uv_async_t async;      /* wakes the loop for engine_run_cancel */
+    uv_timer_t curl_timer; /* curl multi's timeout */
+    atomic_bool cancel_pending;
+    atomic_uint cancel_generation; /* engine_cancel_all bumps it */
+    int open_handles;              /* uv handles not yet closed (engine_free waits for 0) */
+    bool freeing;
+
+    CURLM *multi;      /* async fetch, driven by the loop */
+    CURLM *sync_multi; /* sync fetch, driven by a poll loop inside the JS call */
+    int statm_fd;
+};
+
+/* ---- runs ---- */
+
+enum run_state {
+    RUN_ACTIVE,  /* executing or awaiting */
+    RUN_SETTLED, /* result known; teardown when its JS is off the stack */
+    RUN_DONE,    /* context released; callback pending */
+};
+
+struct fetch;
+
+struct engine_run {
+    struct engine *engine;
+    struct engine_run *prev, *next; /* engine->runs */
+    struct engine_run *queue_next;  /* engine->start_* or engine->done_* queue */
+    enum run_state state;
+    atomic_bool cancel;
+    unsigned cancel_generation; /* the engine's when the run started */
+    engine_done_fn done;
+    void *ud;
+
+    char *filename;
+    char *execution_id, *task_id, *task_version, *job_id;
+    int64_t timeout_ms;
+    int64_t deadline_ms; /* monotonic */
+    size_t memory_limit;
+    size_t output_limit;
+    enum engine_fetch_mode fetch_mode;
+    engine_intercept_fn intercept;
+    engine_observe_fn observe;
+    void *hook_ud;
+
+    JSGlobalContextRef ctx;
+    JSObjectRef host;
+    JSObjectRef internals; /* protected while the run lives */
+    JSObjectRef fn_start, fn_fire_timer, fn_fetch_done, fn_describe;
+
+    int depth;            /* nesting of turns (calls into this run's JS) */
+    int64_t rss_at_entry; /* process RSS when the outermost turn began */
+    int64_t mem_bytes;    /* growth attributed so far (net, >= 0 between turns) */
+    int64_t mem_peak;
+    bool memory_failed;
+
+    size_t ntimers;        /* JS timers in the engine heap */
+    struct fetch *fetches; /* async fetches in flight */
+
+    JSScriptRef script; /* retained until the first turn */
+    char *input_json;   /* NULL: null */
+    size_t input_len;
+
+    int64_t start_ns;
+    size_t log_bytes;
+    struct engine_result *result;
+};
+
+/* run.c */
+void run_fail(struct engine_run *run, int rc, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void run_fail_exception(struct engine_run *run, JSValueRef exc);
+void run_settle_json(struct engine_run *run, JSValueRef json);
+void turn_begin(struct engine_run *run);
+void turn_end(struct engine_run *run);
+void run_finish(struct engine_run *run);
+void run_begin_queued(struct engine *e);
+struct engine_run *host_run(JSObjectRef self);
+
+/* engine.c */
+void engine_recover(struct engine *e);
+void engine_trim(struct engine *e);
+void engine_request_termination(struct engine *e);
+void engine_schedule_idle(struct engine *e);
+void engine_handle_closed(struct engine *e);
+JSScriptRef engine_compile(struct engine *e, const char *filename, const char *code, size_t len,
+                           enum engine_fetch_mode *detected, struct engine_error *error);
+int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx, JSObjectRef *host,
+                           JSObjectRef *internals);
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
+                            JSObjectRef internals);
+bool watchdog_cb(JSContextRef ctx, void *ud);
+
+/* limits.c */
+int64_t limits_rss_bytes(struct engine *e);
+bool limits_check(struct engine_run *run, bool memory);
+void limits_account_turn(struct engine_run *run);
+
+/* timers.c */
+void timers_add(struct engine *e, struct engine_run *run, uint32_t id, int64_t delay_ms,
+                uint32_t interval_ms);
+void timers_remove(struct engine *e, struct engine_run *run, uint32_t id);
+void timers_remove_run(struct engine *e, struct engine_run *run);
+void timers_rearm(struct engine *e);
+void timers_on_fire(uv_timer_t *t);
+
+/* console.c */
+void console_add_line(struct engine_run *run, enum engine_log_level level, const char *text,
+                      size_t len);
+
+/* fetch.c */
+char *fetch_url_normalize(const char *in, size_t len);
+int fetch_engine_init(struct engine *e, struct err *err);
+void fetch_engine_release(struct engine *e);
+void fetch_cancel_run(struct engine_run *run);
+void fetch_headers_release(struct engine_headers *h);
+
+/* errors.c */
+void engine_error_set(struct engine_error *error, const char *type, const char *message,
+                      const char *stack, int status);
+void engine_error_release(struct engine_error *error);
+void syntax_error_locate(const char *code, size_t len, int line, const char *message, int *column);
+
+/* host.c: the native methods prelude.js reaches through its `host` object */
+JSClassRef host_class_create(void);
+
+/* Host methods, one per file that implements them (table in host.c). */
+#define HOST_FN(name)                                                                \
+    JSValueRef name(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, \
+                    const JSValueRef argv[], JSValueRef *exc)
+HOST_FN(host_log);
+HOST_FN(host_timer_start);
+HOST_FN(host_timer_clear);
+HOST_FN(host_fetch_sync);
+HOST_FN(host_fetch_start);
+HOST_FN(host_fetch_abort);
+HOST_FN(host_fetch_mode);
+HOST_FN(host_url_normalize);
+HOST_FN(host_load);
+HOST_FN(host_settle);
+HOST_FN(host_fail);
+HOST_FN(host_uncaught);
+HOST_FN(host_utf8_encode);
+HOST_FN(host_utf8_decode);
+HOST_FN(host_atob);
+HOST_FN(host_btoa);
+HOST_FN(host_random_fill);
+HOST_FN(host_random_uuid);
+HOST_FN(host_now);
+
+/* jsutil.c: strings and values */
+JSStringRef js_string_new(const char *s, size_t len);
+JSValueRef js_string_value(JSContextRef ctx, const char *s, size_t len);
+JSValueRef js_cstring_value(JSContextRef ctx, const char *s);
+/* Owned UTF-8 copy of a JS string; lone surrogates become U+FFFD. */
+char *js_string_utf8(JSStringRef s, size_t *len);
+/* ToString of v as owned UTF-8, or NULL if ToString threw (*exc set when exc is not NULL). */
+char *js_value_utf8(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exc);
+JSValueRef js_get(JSContextRef ctx, JSObjectRef obj, JSStringRef name);
+void js_set(JSContextRef ctx, JSObjectRef obj, JSStringRef name, JSValueRef v);
+/* Sets *exc to a new Error(message) and returns NULL, for `return js_throw(...)`. */
+JSValueRef js_throw(JSContextRef ctx, JSValueRef *exc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Bytes of an ArrayBuffer or ArrayBufferView (offset applied); false if v is neither. */
+bool js_bytes(JSContextRef ctx, JSValueRef v, unsigned char **data, size_t *len);
+/* A new ArrayBuffer that takes ownership of data (malloc'd; freed by the GC). */
+JSObjectRef js_array_buffer_take(JSContextRef ctx, char *data, size_t len);
+
+/* UTF-8 <-> UTF-16 (WHATWG decoding: each maximal invalid subpart becomes U+FFFD). */
+size_t utf8_to_utf16(const unsigned char *s, size_t len, uint16_t *out, bool *invalid);
+size_t utf16_to_utf8(const uint16_t *s, size_t n, char *out);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * The engine's JavaScript (the files in src/engine/js) embedded in the binary with the assembler's
+ * .incbin, so the files stay plain JavaScript that editors and linters understand. The Makefile
+ * rebuilds this object when one of them changes. JavaScriptCore compiles each once per engine
+ * (engine.c) and reuses the bytecode in every context.
+ */
+#include "engine/internal.h"
+
+/* Defines <sym> as the bytes of path (relative to the repository root, where
+ * make runs the compiler), NUL-terminated. */
+#define EMBED(sym, path)                   \
+    __asm__(".pushsection .rodata\n"       \
+            ".balign 16\n"                 \
+            ".globl " #sym "\n" #sym ":\n" \
+            ".incbin \"" path "\"\n"       \
+            ".byte 0\n"                    \
+            ".popsection\n");              \
+    extern const char sym[]
+
+EMBED(engine_js_prelude, "src/engine/js/prelude.js");
+EMBED(engine_js_core, "src/engine/js/core.js");
+EMBED(engine_js_errors, "src/engine/js/errors.js");
+EMBED(engine_js_fetch, "src/engine/js/fetch.js");
+EMBED(engine_js_web, "src/engine/js/web.js");
+EMBED(engine_js_url, "src/engine/js/url.js");
+EMBED(engine_js_inspect, "src/engine/js/inspect.js");
+
+#define SOURCE(sym, name)          \
+    {                              \
+        name, "ratchet:" name, sym \
+    }
+
+const struct js_source engine_js_sources[JS__COUNT] = {
+    [JS_PRELUDE] = SOURCE(engine_js_prelude, "prelude"),
+    [JS_CORE] = SOURCE(engine_js_core, "core"),
+    [JS_ERRORS] = SOURCE(engine_js_errors, "errors"),
+    [JS_FETCH] = SOURCE(engine_js_fetch, "fetch"),
+    [JS_WEB] = SOURCE(engine_js_web, "web"),
+    [JS_URL] = SOURCE(engine_js_url, "url"),
+    [JS_INSPECT] = SOURCE(engine_js_inspect, "inspect"),
+};
