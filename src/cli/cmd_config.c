@@ -43,6 +43,8 @@ int cli_load_config(const struct cli_args *args, struct config **out, struct err
         config_free(cfg);
         return rc;
     }
+    /* The file may set logging too; flags and variables already won inside cfg. */
+    log_configure((enum log_level)cfg->logging.level, (enum log_format)cfg->logging.format, NULL);
     for (size_t i = 0; i < config_warning_count(cfg); i++)
         log_warn("%s", config_warning(cfg, i));
     *out = cfg;

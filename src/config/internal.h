@@ -110,6 +110,9 @@ void cfg_describe_type(const struct cfg_key *k, struct strbuf *out);
 /* "trace|debug|info" */
 void cfg_enum_names(const struct cfg_enum_val *values, struct strbuf *out);
 const char *cfg_enum_name(const struct cfg_enum_val *values, int value);
+/* Printable UTF-8 (tab allowed, no other control characters, DEL, C1, U+FFFE/U+FFFF):
+ * what can be shown as YAML or JSON and loaded back. */
+bool cfg_printable(const char *s);
 /* Copies a URL with the password masked; owned. */
 char *cfg_mask_url(const char *url);
 

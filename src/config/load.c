@@ -94,6 +94,8 @@ static const char *node_kind(const yaml_node_t *n)
 static json_t *scalar_json(const yaml_node_t *n)
 {
     const char *s = (const char *)n->data.scalar.value;
+    if (memchr(s, '\0', n->data.scalar.length) || !cfg_printable(s))
+        return NULL;
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return json_stringn(s, n->data.scalar.length);
     if (is_null(n))
@@ -136,6 +138,8 @@ static json_t *node_json(struct cfg_loader *ld, yaml_node_t *n, int depth)
         yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
         json_t *v = node_json(ld, yaml_document_get_node(ld->doc, p->value), depth + 1);
         if (!k || k->type != YAML_SCALAR_NODE || !v ||
+            memchr(k->data.scalar.value, '\0', k->data.scalar.length) ||
+            !cfg_printable((const char *)k->data.scalar.value) ||
             json_object_setn_new(o, (const char *)k->data.scalar.value, k->data.scalar.length, v) <
                 0) {
             json_decref(o);
@@ -212,6 +216,13 @@ static int set_from_node(struct cfg_loader *ld, const struct cfg_key *k, void *b
         return set_objlist(ld, k, base, path, node, depth);
     if (k->type == CFG_JSON) {
         json_t *j = node->type == YAML_MAPPING_NODE ? node_json(ld, node, depth) : NULL;
+        if (!j && node->type == YAML_MAPPING_NODE) {
+            cfg_error(ld,
+                      "config: %s (%s): an object too large or too deeply nested, or with "
+                      "unprintable text",
+                      path, where(ld, node, w, sizeof(w)));
+            return -1;
+        }
         if (!j) {
             cfg_error(ld, "config: %s (%s): expected an object, got %s", path,
                       where(ld, node, w, sizeof(w)), node_kind(node));
@@ -226,6 +237,16 @@ static int set_from_node(struct cfg_loader *ld, const struct cfg_key *k, void *b
         for (yaml_node_item_t *it = node->data.sequence.items.start;
              it < node->data.sequence.items.top; it++) {
             yaml_node_t *in = yaml_document_get_node(ld->doc, *it);
+            if (in && in->type == YAML_SCALAR_NODE &&
+                (memchr(in->data.scalar.value, '\0', in->data.scalar.length) ||
+                 !cfg_printable((const char *)in->data.scalar.value))) {
+                cfg_error(ld, "config: %s (%s): expected printable UTF-8 text in the list", path,
+                          where(ld, in, w, sizeof(w)));
+                for (size_t i = 0; i < l.n; i++)
+                    free(l.v[i]);
+                free(l.v);
+                return -1;
+            }
             if (!in || in->type != YAML_SCALAR_NODE) {
                 cfg_error(ld, "config: %s (%s): expected a list of strings, got %s in it", path,
                           where(ld, in ? in : node, w, sizeof(w)), in ? node_kind(in) : "?");

@@ -49,7 +49,7 @@ static struct cfg_list get_list(const void *base, const struct cfg_key *k)
 /* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF) of characters
  * YAML can print: no control characters but tab, no DEL, C1 controls, U+FFFE or U+FFFF.
  * What passes can be shown as YAML or JSON and loaded back. */
-static bool printable_utf8(const char *s)
+bool cfg_printable(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
@@ -370,7 +370,9 @@ static bool strlist_flow(struct config_strlist *l, const char *s)
         for (yaml_node_item_t *it = root->data.sequence.items.start;
              ok && it < root->data.sequence.items.top; it++) {
             yaml_node_t *n = yaml_document_get_node(&doc, *it);
-            ok = n && n->type == YAML_SCALAR_NODE;
+            ok = n && n->type == YAML_SCALAR_NODE &&
+                 !memchr(n->data.scalar.value, '\0', n->data.scalar.length) &&
+                 cfg_printable((const char *)n->data.scalar.value);
             if (ok)
                 strlist_push(l, (const char *)n->data.scalar.value, n->data.scalar.length);
         }
@@ -427,7 +429,7 @@ int cfg_parse_text(const struct cfg_key *k, void *base, const char *text, int64_
     void *f = field(base, k);
     int64_t i64 = 0;
     bool ok = false;
-    if (!printable_utf8(text)) {
+    if (!cfg_printable(text)) {
         strbuf_adds(why, "printable UTF-8 text");
         return -1;
     }

@@ -242,6 +242,12 @@ TEST(config_type_errors_name_key_type_and_line)
         {"a: 1\n---\nb: 2\n", "test.yaml: holds more than one YAML document"},
         {"- 1\n- 2\n", "test.yaml:1: the top level must be a mapping of sections, got a list"},
         {"server:\n  bind_address: \"a\\0b\"\n", "contains a NUL character"},
+        {"server:\n  bind_address: \"a\\x7f\"\n", "expected printable UTF-8 text"},
+        {"server:\n  cors:\n    allowed_origins: [\"\\x01\"]\n",
+         "server.cors.allowed_origins (test.yaml:3): expected printable UTF-8 text in the list"},
+        {"output:\n  global_destinations:\n    - name: a\n      destination: {type: \"\\x85\"}\n",
+         "output.global_destinations[0].destination (test.yaml:4): an object too large or too "
+         "deeply nested, or with unprintable text"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct err err = {0};
@@ -583,6 +589,7 @@ TEST(config_value_syntax)
     CHECK_INT_EQ(config_set(cfg, "http.user_agent", "\xed\xa0\x80", &err), -E_CONFIG);
     CHECK_INT_EQ(config_set(cfg, "http.user_agent", "\xc0\xaf", &err), -E_CONFIG);
     CHECK_INT_EQ(config_set(cfg, "http.user_agent", "caf\xc3\xa9\t1", &err), 0);
+    CHECK_INT_EQ(config_set(cfg, "registry.paths", "[\"\\x7f\"]", &err), -E_CONFIG);
     CHECK_INT_EQ(config_set(cfg, "execution.validate_schemas", "OFF", &err), 0);
     CHECK(!cfg->execution.validate_schemas);
     CHECK_INT_EQ(config_set(cfg, "server.auth.enabled", "yes", &err), 0);
