@@ -4,5 +4,5 @@
 #include <stddef.h>
 
 const struct cli_command *const cli_commands[] = {
-    NULL,
+    &cmd_config_show, &cmd_config_validate, &cmd_config_generate, &cmd_config_reference, NULL,
 };

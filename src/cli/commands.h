@@ -6,4 +6,10 @@
 
 extern const struct cli_command *const cli_commands[];
 
+/* cmd_config.c */
+extern const struct cli_command cmd_config_show;
+extern const struct cli_command cmd_config_validate;
+extern const struct cli_command cmd_config_generate;
+extern const struct cli_command cmd_config_reference;
+
 #endif

@@ -58,11 +58,57 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
-static int days_in_month(int y, int m)
+int time_is_leap_year(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int time_days_in_month(int64_t y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 ? 28 + leap : dm[m - 1];
+    return m == 2 ? 28 + time_is_leap_year(y) : dm[m - 1];
+}
+
+int64_t time_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+int64_t time_floor_mod(int64_t a, int64_t b)
+{
+    return a - time_floor_div(a, b) * b;
+}
+
+/* Days from civil and back by 400-year eras (146097 days each): a year that starts in March
+ * puts the leap day last, so the day of the year follows from the month by one formula. */
+int64_t time_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = time_floor_div(y, 400);
+    int64_t yoe = y - era * 400;                                   /* 0..399 */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+void time_civil_from_days(int64_t z, int64_t *year, int *month, int *day)
+{
+    z += 719468;
+    int64_t era = time_floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = m;
+    *year = yoe + era * 400 + (m <= 2);
+}
+
+int time_weekday(int64_t days)
+{
+    return (int)time_floor_mod(days + 4, 7); /* 1970-01-01 was a Thursday */
 }
 
 int time_parse_rfc3339(const char *s, int64_t *ms)
@@ -103,7 +149,7 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
     if (*p != '\0')
         return -E_INVALID;
     /* A leap second (60) is accepted and folded into the next second. */
-    if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || mi > 59 || sec > 60)
+    if (M < 1 || M > 12 || D < 1 || D > time_days_in_month(Y, M) || h > 23 || mi > 59 || sec > 60)
         return -E_INVALID;
     struct tm tm = {0};
     tm.tm_year = Y - 1900;
