@@ -100,8 +100,10 @@ static void pg_notice(void *arg, const char *message)
 /* Connects; url may be any libpq URI or conninfo. */
 static PGconn *pg_connect(const char *url, struct err *err)
 {
-    const char *keys[] = {"application_name", "connect_timeout", "dbname", NULL};
-    const char *vals[] = {"ratchet", "10", url, NULL};
+    /* Defaults the URL may override. GSSAPI encryption is off unless asked for
+     * (?gssencmode=prefer): probing for Kerberos credentials slows every connect. */
+    const char *keys[] = {"application_name", "connect_timeout", "gssencmode", "dbname", NULL};
+    const char *vals[] = {"ratchet", "10", "disable", url, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
         err_set(err, E_UNAVAILABLE, "cannot connect to PostgreSQL: out of memory");

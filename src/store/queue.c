@@ -1065,7 +1065,7 @@ static int recover_fn(struct db *db, void *arg, struct err *err)
         strbuf_adds(&q, "UPDATE jobs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
                         " WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,"
                         " completed_at = CASE WHEN cancel_requested = 0"
-                        " AND attempts < max_attempts THEN NULL ELSE ? END,"
+                        " AND attempts < max_attempts THEN NULL ELSE CAST(? AS BIGINT) END,"
                         " run_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL"
                         " WHERE status = 'processing' AND id IN (");
         add_marks(&q, k);

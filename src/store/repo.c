@@ -218,17 +218,18 @@ static int to_qval(const struct column *c, const json_t *v, bool lenient, const 
     }
     if (c->f.values) {
         const char *known = match_value(c->f.values, str);
-        free(out->owned);
-        *out = (struct qval){.t = QV_NULL};
+        int rc = 0;
         if (!known) {
             struct strbuf sb = STRBUF_INIT;
             list_values(&sb, c->f.values, c->f.type == STORE_ENUM);
-            int rc = err_set(err, E_INVALID, "%s \"%s\" must be one of %s, not \"%.100s\"", what,
-                             name, sb.buf, str);
+            rc = err_set(err, E_INVALID, "%s \"%s\" must be one of %s, not \"%.100s\"", what, name,
+                         sb.buf, str);
             strbuf_release(&sb);
-            return rc;
         }
-        *out = qv_text(known, strlen(known));
+        free(out->owned);
+        *out = known ? qv_text(known, strlen(known)) : (struct qval){.t = QV_NULL};
+        if (rc < 0)
+            return rc;
     } else if (c->f.flags & C_UUID) {
         char *low = xstrdup(str);
         for (char *p = low; *p; p++)
@@ -497,7 +498,7 @@ static int list_fn(struct db *db, void *arg, struct err *err)
     if (rc == 0)
         rc = run_build(db, &b, count_cb, &a->total, err);
     qb_release(&b);
-    if (rc < 0 || !a->want_rows)
+    if (rc < 0)
         return rc;
     qb_init(&b);
     strbuf_adds(&b.sql, "SELECT ");
@@ -507,7 +508,7 @@ static int list_fn(struct db *db, void *arg, struct err *err)
     if (rc == 0)
         rc = add_order_limit(en, a->q, db->st->be, &b, err);
     a->rows = json_array();
-    if (rc == 0)
+    if (rc == 0 && a->want_rows) /* counting only still checks the sort fields */
         rc = run_build(db, &b, add_row_cb, a, err);
     qb_release(&b);
     return rc;
@@ -536,6 +537,8 @@ int store_list(struct store *st, enum store_entity e, const struct store_query *
     }
     if (rows)
         *rows = a.rows;
+    else
+        json_decref(a.rows);
     if (total)
         *total = a.total;
     return 0;
