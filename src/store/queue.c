@@ -132,7 +132,7 @@ static int insert_plain(struct db *db, const struct store_job_new *jobs, const s
         return rc;
     for (size_t i = 0; i < n; i++) {
         struct store_enqueued *o = &out[idx[i]];
-        uuid_v4(o->uuid);
+        uuid_v7(o->uuid);
         o->status = STORE_JOB_QUEUED;
         o->deduplicated = false;
         bind_job(s, &jobs[idx[i]], o->uuid, now);
@@ -158,7 +158,7 @@ static int insert_unique(struct db *db, const struct store_job_new *j, struct st
 {
     for (int attempt = 0; attempt < 3; attempt++) {
         struct dbstmt *s = NULL;
-        uuid_v4(o->uuid);
+        uuid_v7(o->uuid);
         int rc =
             db_stmt(db,
                     "INSERT INTO jobs (" JOB_COLS ") VALUES " JOB_ROW
@@ -346,13 +346,15 @@ static int claim_select(struct db *db, struct claim_arg *a, int64_t **running, s
 {
     const struct store_claim *c = a->c;
     struct strbuf sql = STRBUF_INIT;
+    strbuf_adds(&sql, "SELECT j.id, j.uuid, j.task_id, j.schedule_id, j.input, j.priority,"
+                      " j.attempts, j.max_attempts, j.timeout_ms, j.run_at, j.queued_at,"
+                      " j.retry_policy, j.output_destinations, j.concurrency_key,"
+                      " j.concurrency_limit, j.metadata, t.version,"
+                      " CASE WHEN j.concurrency_key IS NULL THEN 0 ELSE " RUNNING_COUNT " END"
+                      " FROM jobs j");
+    strbuf_adds(&sql, db->st->be->due_index);
     strbuf_adds(&sql,
-                "SELECT j.id, j.uuid, j.task_id, j.schedule_id, j.input, j.priority,"
-                " j.attempts, j.max_attempts, j.timeout_ms, j.run_at, j.queued_at,"
-                " j.retry_policy, j.output_destinations, j.concurrency_key,"
-                " j.concurrency_limit, j.metadata, t.version,"
-                " CASE WHEN j.concurrency_key IS NULL THEN 0 ELSE " RUNNING_COUNT " END"
-                " FROM jobs j JOIN tasks t ON t.id = j.task_id"
+                " JOIN tasks t ON t.id = j.task_id"
                 " WHERE j.status IN ('queued', 'retrying') AND j.run_at <= ?"
                 " AND (j.concurrency_key IS NULL OR " RUNNING_COUNT " < j.concurrency_limit)");
     size_t nx = c->n_exclude > 1000 ? 1000 : c->n_exclude;
@@ -491,7 +493,7 @@ static int claim_insert_executions(struct db *db, struct claim_arg *a, size_t fr
         return rc;
     for (size_t i = from; i < from + k; i++) {
         struct store_claimed_job *j = &a->jobs[i];
-        uuid_v4(j->execution_uuid);
+        uuid_v7(j->execution_uuid);
         db_bind_str(s, j->execution_uuid);
         db_bind_int(s, j->task_id);
         db_bind_int(s, j->job_id);
@@ -517,9 +519,8 @@ static int claim_update_jobs(struct db *db, struct claim_arg *a, size_t from, si
 {
     struct strbuf sql = STRBUF_INIT;
     strbuf_adds(&sql, "UPDATE jobs SET status = 'processing', attempts = attempts + 1,"
-                      " lease_owner = ?, lease_until = ?, started_at = ?, cancel_requested = 0,"
-                      " execution_id = (SELECT MAX(e.id) FROM executions e"
-                      " WHERE e.job_id = jobs.id) WHERE id IN (");
+                      " lease_owner = ?, lease_until = ?, started_at = ?, cancel_requested = 0"
+                      " WHERE id IN (");
     add_marks(&sql, k);
     strbuf_addch(&sql, ')');
     struct dbstmt *s = NULL;
@@ -545,7 +546,10 @@ static int claim_fn(struct db *db, void *arg, struct err *err)
     struct claim_arg *a = arg;
     claimed_clear(a);
     int64_t *running = NULL;
-    int rc = claim_select(db, a, &running, err);
+    const char *setup = db->st->be->claim_setup;
+    int rc = setup ? db->st->be->exec(db, setup, err) : 0;
+    if (rc == 0)
+        rc = claim_select(db, a, &running, err);
     if (rc == 0)
         rc = apply_key_limits(db, a, running, err);
     free(running);
@@ -728,7 +732,8 @@ static int finish_jobs(struct db *db, struct finish_arg *a, const size_t *idx, s
                       " ELSE v.column6 END,"
                       " lease_owner = NULL, lease_until = NULL FROM (VALUES ");
     add_rows(&sql, JOB_UPDATE_ROW, k);
-    strbuf_adds(&sql, ") AS v WHERE jobs.id = v.column1 AND jobs.execution_id = v.column2"
+    strbuf_adds(&sql, ") AS v WHERE jobs.id = v.column1 AND v.column2 = (SELECT MAX(e.id) FROM "
+                      "executions e WHERE e.job_id = jobs.id)"
                       " AND jobs.status = 'processing' AND jobs.lease_owner = ? RETURNING jobs.id");
     struct dbstmt *s = NULL;
     int rc = db_stmt(db, sql.buf, &s, err);
@@ -1017,7 +1022,8 @@ static int recover_fn(struct db *db, void *arg, struct err *err)
     a->n = 0;
     char sql[400];
     snprintf(sql, sizeof(sql),
-             "SELECT j.id, j.execution_id, j.attempts, j.max_attempts, j.cancel_requested"
+             "SELECT j.id, (SELECT MAX(e.id) FROM executions e WHERE e.job_id = j.id),"
+             " j.attempts, j.max_attempts, j.cancel_requested"
              " FROM jobs j WHERE j.status = 'processing' AND j.lease_until < ?"
              " ORDER BY j.lease_until LIMIT %d%s",
              RECOVER_MAX, db->st->be->skip_locked);

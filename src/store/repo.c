@@ -868,7 +868,7 @@ static int create_defaults(const struct entity *en, const json_t *fields, struct
         struct qval q;
         if (c->f.flags & C_UUID) {
             char u[UUID_STR_LEN];
-            uuid_v4(u);
+            uuid_v7(u);
             q = qv_owned(xstrdup(u));
         } else if (c->f.flags & C_NOW_CREATE) {
             q = qv_int(now);
