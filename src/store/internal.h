@@ -57,13 +57,13 @@ struct db {
 };
 
 enum db_step { DB_DONE = 0, DB_ROW = 1 };
-enum tx_mode { TX_NONE, TX_READ, TX_WRITE };
+/* TX_CLAIM is a write transaction that claims jobs (PostgreSQL adds planner settings). */
+enum tx_mode { TX_NONE, TX_READ, TX_WRITE, TX_CLAIM };
 
 struct store_backend {
     const char *name;
     const char *skip_locked;  /* appended to the claim query */
     const char *due_index;    /* after "FROM jobs j" in the claim query: the index to use */
-    const char *claim_setup;  /* run first in a claim transaction, or NULL */
     const char *limit_all;    /* "LIMIT <this> OFFSET ?" means no limit */
     const char *id_type;      /* what {{ID}} in migrations becomes */
     const char *migrate_lock; /* run first in the migration transaction (serializes nodes) */

@@ -546,10 +546,7 @@ static int claim_fn(struct db *db, void *arg, struct err *err)
     struct claim_arg *a = arg;
     claimed_clear(a);
     int64_t *running = NULL;
-    const char *setup = db->st->be->claim_setup;
-    int rc = setup ? db->st->be->exec(db, setup, err) : 0;
-    if (rc == 0)
-        rc = claim_select(db, a, &running, err);
+    int rc = claim_select(db, a, &running, err);
     if (rc == 0)
         rc = apply_key_limits(db, a, running, err);
     free(running);
@@ -575,7 +572,7 @@ int store_job_claim(struct store *st, const struct store_claim *c, struct store_
     if (c->lease_ms <= 0)
         return err_set(err, E_INVALID, "a lease must last more than 0 ms");
     struct claim_arg a = {.c = c, .now = clock_or(c->now)};
-    int rc = store_tx(st, TX_WRITE, claim_fn, &a, err);
+    int rc = store_tx(st, TX_CLAIM, claim_fn, &a, err);
     if (rc < 0) {
         claimed_clear(&a);
         return rc;

@@ -493,7 +493,8 @@ static int sq_begin(struct db *db, enum tx_mode mode, struct err *err)
 {
     struct sq_db *d = (struct sq_db *)db;
     struct sq_store *ss = db->st->impl;
-    if (mode == TX_WRITE && !ss->memory) {
+    bool write = mode == TX_WRITE || mode == TX_CLAIM;
+    if (write && !ss->memory) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += ss->busy_ms / 1000;
@@ -506,7 +507,7 @@ static int sq_begin(struct db *db, enum tx_mode mode, struct err *err)
             return err_set(err, E_BUSY, "the database stayed locked by another writer; try again");
         d->holds_write_mu = true;
     }
-    int rc = sq_simple(db, mode == TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", err);
+    int rc = sq_simple(db, write ? "BEGIN IMMEDIATE" : "BEGIN", err);
     if (rc == 0)
         db->in_tx = true;
     else
@@ -647,7 +648,6 @@ const struct store_backend store_sqlite_backend = {
     .skip_locked = "",
     /* Without statistics the planner prefers ix_jobs_status and sorts every queued job. */
     .due_index = " INDEXED BY ix_jobs_due",
-    .claim_setup = NULL,
     .limit_all = "-1",
     .id_type = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .migrate_lock = NULL,

@@ -16,6 +16,7 @@
 
 #include "store/store.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: store_bench URL [SCALE]\n");
         return 2;
     }
+    log_configure(LOG_WARN, LOG_FORMAT_TEXT, "store_bench");
     url = argv[1];
     double scale = argc > 2 ? strtod(argv[2], NULL) : 1.0;
     struct err err = {0};
