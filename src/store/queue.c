@@ -316,6 +316,11 @@ struct claim_arg {
     size_t n;
 };
 
+/* A candidate's concurrency key: processing jobs with it when selected, and its limit. */
+struct key_state {
+    int64_t running, limit;
+};
+
 struct key_count {
     const char *key;
     int64_t n;
@@ -342,7 +347,8 @@ static void claimed_clear(struct claim_arg *a)
     a->n = 0;
 }
 
-static int claim_select(struct db *db, struct claim_arg *a, int64_t **running, struct err *err)
+static int claim_select(struct db *db, struct claim_arg *a, struct key_state **keys,
+                        struct err *err)
 {
     const struct store_claim *c = a->c;
     struct strbuf sql = STRBUF_INIT;
@@ -378,7 +384,7 @@ static int claim_select(struct db *db, struct claim_arg *a, int64_t **running, s
     while ((rc = db_step(s, err)) == DB_ROW) {
         if (a->n == cap) {
             a->jobs = xgrow(a->jobs, &cap, a->n + 1, sizeof(*a->jobs));
-            *running = xrealloc(*running, cap * sizeof(**running));
+            *keys = xrealloc(*keys, cap * sizeof(**keys));
         }
         struct store_claimed_job *j = &a->jobs[a->n];
         memset(j, 0, sizeof(*j));
@@ -396,11 +402,10 @@ static int claim_select(struct db *db, struct claim_arg *a, int64_t **running, s
         j->retry_policy = db_col_strdup(s, 11);
         j->output_destinations = db_col_strdup(s, 12);
         j->concurrency_key = db_col_strdup(s, 13);
-        /* the limit travels in lease_until until the key check below */
-        j->lease_until = db_col_null(s, 14) ? 0 : db_col_int(s, 14);
+        (*keys)[a->n].limit = db_col_null(s, 14) ? 0 : db_col_int(s, 14);
         j->metadata = db_col_strdup(s, 15);
         j->task_version = db_col_strdup(s, 16);
-        (*running)[a->n] = db_col_int(s, 17);
+        (*keys)[a->n].running = db_col_int(s, 17);
         a->n++;
     }
     db_done(s);
@@ -426,7 +431,7 @@ static int recount_key(struct db *db, const char *key, int64_t *n, struct err *e
 /* Drops candidates whose concurrency key is at its limit, counting this batch too. On
  * PostgreSQL a key is first locked for the transaction, then recounted, so two nodes never
  * both take the last slot. */
-static int apply_key_limits(struct db *db, struct claim_arg *a, const int64_t *running,
+static int apply_key_limits(struct db *db, struct claim_arg *a, const struct key_state *keys,
                             struct err *err)
 {
     VEC(struct key_count) counts = {0};
@@ -434,7 +439,7 @@ static int apply_key_limits(struct db *db, struct claim_arg *a, const int64_t *r
     int rc = 0;
     for (size_t i = 0; i < a->n; i++) {
         struct store_claimed_job *j = &a->jobs[i];
-        int64_t limit = j->lease_until;
+        int64_t limit = keys[i].limit;
         bool keep = true;
         if (j->concurrency_key) {
             struct key_count *kc = NULL;
@@ -442,7 +447,7 @@ static int apply_key_limits(struct db *db, struct claim_arg *a, const int64_t *r
                 if (strcmp(counts.v[k].key, j->concurrency_key) == 0)
                     kc = &counts.v[k];
             if (!kc) {
-                struct key_count fresh = {j->concurrency_key, running[i]};
+                struct key_count fresh = {j->concurrency_key, keys[i].running};
                 bool got = true;
                 if (db->st->be->key_lock) {
                     rc = db->st->be->key_lock(db, j->concurrency_key, &got, err);
@@ -545,11 +550,11 @@ static int claim_fn(struct db *db, void *arg, struct err *err)
 {
     struct claim_arg *a = arg;
     claimed_clear(a);
-    int64_t *running = NULL;
-    int rc = claim_select(db, a, &running, err);
+    struct key_state *keys = NULL;
+    int rc = claim_select(db, a, &keys, err);
     if (rc == 0)
-        rc = apply_key_limits(db, a, running, err);
-    free(running);
+        rc = apply_key_limits(db, a, keys, err);
+    free(keys);
     for (size_t done = 0; rc == 0 && done < a->n;) {
         size_t k = chunk_size(a->n - done, EXEC_PARAMS, db->st->be);
         rc = claim_insert_executions(db, a, done, k, err);

@@ -896,3 +896,65 @@ STORE_TEST(fields_tables_are_public)
     CHECK(saw_priority);
     CHECK_STR_EQ(store_entity_name(STORE_DELIVERIES), "delivery result");
 }
+
+/* Ends every other session of this application on the test database. */
+static void terminate_other_sessions(void)
+{
+    const char *keys[] = {"gssencmode", "dbname", NULL};
+    const char *vals[] = {"disable", getenv("RATCHET_TEST_PG_URL"), NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE application_name = 'ratchet' AND datname = current_database()"
+                            " AND pid <> pg_backend_pid()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0)
+        test_fail(__FILE__, __LINE__, "no session to terminate: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+TEST(postgres_reconnects_after_dropped_connections)
+{
+    char *url = fixture_url("postgres");
+    if (!url)
+        return;
+    struct store *st = fixture_open(url);
+    REQUIRE(st);
+    struct err err = {0};
+    int64_t t = fixture_task(st, "survivor");
+    const char *chans[] = {"custom"};
+    struct store_listener *l = NULL;
+    struct store_lock *lk = NULL;
+    CHECK_OK(store_listener_open(st, chans, 1, &l, &err), &err);
+    CHECK_OK(store_lock_open(st, 77, &lk, &err), &err);
+    bool held = false;
+    CHECK_OK(store_lock_try(lk, &held, &err), &err);
+    CHECK(held);
+    REQUIRE(l && lk);
+
+    terminate_other_sessions();
+    /* the pooled connection is dead: the next call reconnects and succeeds */
+    json_t *row = NULL;
+    CHECK_OK(store_get(st, STORE_TASKS, t, &row, &err), &err);
+    CHECK_STR_EQ(jsonx_str(row, "name"), "survivor");
+    json_decref(row);
+    /* the listener reconnects, says so, and hears notifications again */
+    bool changed = false;
+    int tries = 0;
+    for (; tries < 50 && !changed; tries++) {
+        struct pollfd p = {store_listener_fd(l), POLLIN, 0};
+        poll(&p, 1, 100);
+        store_listener_drain(l, NULL, NULL, &changed, &err);
+    }
+    CHECK(changed);
+    struct got_notes g = {0};
+    CHECK_OK(store_notify(st, "custom", "again", &err), &err);
+    wait_notes(l, &g, 1);
+    CHECK_STR_EQ(g.payload, "again");
+    /* the lock went with its session; trying again takes it anew */
+    CHECK_OK(store_lock_try(lk, &held, &err), &err);
+    CHECK(held);
+    store_lock_free(lk);
+    store_listener_free(l);
+    store_close(st);
+    free(url);
+}

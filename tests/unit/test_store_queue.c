@@ -186,6 +186,46 @@ STORE_TEST(claim_order_and_finish)
     store_claimed_free(c, n);
 }
 
+STORE_TEST(finish_records_executions_without_jobs)
+{
+    /* a synchronous execute: the service creates the execution, a worker runs it */
+    struct err err = {0};
+    int64_t t = fixture_task(st, "direct");
+    json_t *f = json_pack("{s:I, s:{s:i}, s:s, s:I}", "taskId", (json_int_t)t, "input", "x", 1,
+                          "status", "running", "startedAt", (json_int_t)1000);
+    json_t *row = NULL;
+    CHECK_OK(store_create(st, STORE_EXECUTIONS, f, &row, &err), &err);
+    json_decref(f);
+    REQUIRE(row);
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    struct store_log_line line = {1500, "error", "went wrong"};
+    struct store_job_result r = {.execution_id = id,
+                                 .outcome = STORE_OUTCOME_FAILED,
+                                 .error_type = "TypeError",
+                                 .error_message = "x is not a function",
+                                 .error_details = "{\"stack\":\"main.js:3:7\"}",
+                                 .completed_at = 1750,
+                                 .duration_ms = -1,
+                                 .logs = &line,
+                                 .nlogs = 1};
+    bool applied = true;
+    CHECK_OK(store_job_finish(st, "node", &r, 1, &applied, &err), &err);
+    CHECK(!applied); /* no job to move */
+    row = get_row(st, STORE_EXECUTIONS, id);
+    CHECK_STR_EQ(jsonx_str(row, "status"), "FAILED");
+    CHECK_STR_EQ(jsonx_str(row, "errorType"), "TypeError");
+    CHECK_INT_EQ(json_integer_value(json_object_get(row, "durationMs")), 750);
+    CHECK_STR_EQ(jsonx_str(json_object_get(row, "errorDetails"), "stack"), "main.js:3:7");
+    json_decref(row);
+    int64_t total = 0;
+    CHECK_OK(store_list(st, STORE_EXECUTION_LOGS, NULL, NULL, &total, &err), &err);
+    CHECK_INT_EQ(total, 1);
+    /* bad results are refused before anything is written */
+    r.execution_id = 0;
+    CHECK_INT_EQ(store_job_finish(st, "node", &r, 1, NULL, &err), -E_INVALID);
+}
+
 STORE_TEST(unique_keys_deduplicate_active_jobs)
 {
     struct err err = {0};
