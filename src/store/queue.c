@@ -685,7 +685,11 @@ static int finish_executions(struct db *db, struct finish_arg *a, size_t from, s
                       " worker_id = COALESCE(v.column10, executions.worker_id),"
                       " http_request_count = v.column11 FROM (VALUES ");
     add_rows(&sql, EXEC_UPDATE_ROW, k);
-    strbuf_adds(&sql, ") AS v WHERE executions.id = v.column1");
+    /* a finished execution is final, except one failed for an expired lease: its run's
+     * real result may still arrive */
+    strbuf_adds(&sql, ") AS v WHERE executions.id = v.column1"
+                      " AND (executions.status IN ('pending', 'running')"
+                      " OR executions.error_type = 'LeaseExpired')");
     struct dbstmt *s = NULL;
     int rc = db_stmt(db, sql.buf, &s, err);
     strbuf_release(&sql);

@@ -399,7 +399,9 @@ struct store_job_result {
  * failed (dead letter; last_error kept) or cancelled (also when a cancel was requested and the
  * run failed). A job is only moved while node_id still holds its lease for this execution;
  * applied[i] (caller's array of n, may be NULL) is false when the lease was lost, in which case
- * the execution is recorded but the job, already handed on, is left alone.
+ * the execution is recorded but the job, already handed on, is left alone. Executions that
+ * already finished are not changed (so finishing the same results twice changes nothing),
+ * except one failed for an expired lease, which takes its run's late result.
  */
 int store_job_finish(struct store *st, const char *node_id, const struct store_job_result *r,
                      size_t n, bool *applied, struct err *err);

@@ -517,6 +517,7 @@ STORE_TEST(expired_leases_are_recovered)
     CHECK_OK(store_job_finish(st, "dead-node", &late, 1, &applied, &err), &err);
     CHECK(!applied);
     CHECK_JOB_STATUS(st, c[0].job_id, "PROCESSING");
+    CHECK_EXEC_STATUS(st, c[0].execution_id, "COMPLETED");
     finish_ok(st, "live-node", &c2[0], "\"fresh\"");
     json_t *row = get_row(st, STORE_JOBS, c[0].job_id);
     CHECK_STR_EQ(jsonx_str(row, "status"), "COMPLETED");
@@ -565,8 +566,15 @@ STORE_TEST(batch_finish_is_atomic)
     CHECK_OK(store_list(st, STORE_EXECUTION_LOGS, NULL, NULL, &total, &err), &err);
     CHECK_INT_EQ(total, 3);
     /* finishing again (a retried call after an unclear commit) changes nothing */
+    json_t *before = get_row(st, STORE_EXECUTIONS, c[0].execution_id);
+    r[0].output = "2";
+    r[0].completed_at = 123;
     CHECK_OK(store_job_finish(st, "n", r, 3, applied, &err), &err);
     CHECK(!applied[0]);
+    json_t *after = get_row(st, STORE_EXECUTIONS, c[0].execution_id);
+    CHECK(jsonx_equal(before, after));
+    json_decref(before);
+    json_decref(after);
     CHECK_OK(store_list(st, STORE_EXECUTION_LOGS, NULL, NULL, &total, &err), &err);
     CHECK_INT_EQ(total, 3);
     store_claimed_free(c, n);
