@@ -57,7 +57,8 @@ struct store_options {
  */
 int store_open(const char *url, const struct store_options *opt, struct store **out,
                struct err *err);
-/* Closes every connection. No other thread may be inside a store call. Accepts NULL. */
+/* Closes every connection. No other thread may be inside a store call, and the store's
+ * listeners and locks must be freed first. Accepts NULL. */
 void store_close(struct store *st);
 
 /* "sqlite" or "postgres". */
@@ -263,7 +264,8 @@ enum store_exec_status {
 const char *store_job_status_name(enum store_job_status s);   /* "queued" */
 const char *store_exec_status_name(enum store_exec_status s); /* "running" */
 
-/* What enqueue needs. Strings are borrowed; JSON fields are JSON text stored byte for byte. */
+/* What enqueue needs. Strings are borrowed; JSON fields are JSON text stored byte for byte
+ * (not parsed again here: the caller has them from a JSON parser or serializer). */
 struct store_job_new {
     int64_t task_id;
     int64_t schedule_id;             /* 0: none */
@@ -393,8 +395,9 @@ struct store_job_result {
 };
 
 /*
- * Records n results in ONE transaction: each execution row (status, output or error, timing,
- * worker, log lines, HTTP requests) is written first, then its job moves to completed,
+ * Records n results in ONE transaction (if any fails, none is recorded: a caller may then
+ * finish them one at a time to set a bad one apart): each execution row (status, output or error,
+ * timing, worker, log lines, HTTP requests) is written first, then its job moves to completed,
  * retrying (FAILED with retry_at > 0 while attempts < max_attempts, run_at = retry_at),
  * failed (dead letter; last_error kept) or cancelled (also when a cancel was requested and the
  * run failed). A job is only moved while node_id still holds its lease for this execution;
