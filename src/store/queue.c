@@ -565,19 +565,25 @@ static int claim_fn(struct db *db, void *arg, struct err *err)
     return rc;
 }
 
+static int check_claim(const struct store_claim *c, struct err *err)
+{
+    if (!c->node_id || !*c->node_id)
+        return err_set(err, E_INVALID, "claiming needs a node id");
+    if (c->max_jobs > 0 && c->lease_ms <= 0)
+        return err_set(err, E_INVALID, "a lease must last more than 0 ms");
+    return 0;
+}
+
 int store_job_claim(struct store *st, const struct store_claim *c, struct store_claimed_job **jobs,
                     size_t *n, struct err *err)
 {
     *jobs = NULL;
     *n = 0;
-    if (!c->node_id || !*c->node_id)
-        return err_set(err, E_INVALID, "claiming needs a node id");
-    if (c->max_jobs == 0)
-        return 0;
-    if (c->lease_ms <= 0)
-        return err_set(err, E_INVALID, "a lease must last more than 0 ms");
+    int rc = check_claim(c, err);
+    if (rc < 0 || c->max_jobs == 0)
+        return rc;
     struct claim_arg a = {.c = c, .now = clock_or(c->now)};
-    int rc = store_tx(st, TX_CLAIM, claim_fn, &a, err);
+    rc = store_tx(st, TX_CLAIM, claim_fn, &a, err);
     if (rc < 0) {
         claimed_clear(&a);
         return rc;
@@ -852,8 +858,8 @@ static int finish_fn(struct db *db, void *arg, struct err *err)
     return rc;
 }
 
-int store_job_finish(struct store *st, const char *node_id, const struct store_job_result *r,
-                     size_t n, bool *applied, struct err *err)
+static int check_results(const char *node_id, const struct store_job_result *r, size_t n,
+                         struct err *err)
 {
     for (size_t i = 0; i < n; i++) {
         if (r[i].execution_id <= 0)
@@ -861,12 +867,56 @@ int store_job_finish(struct store *st, const char *node_id, const struct store_j
         if ((unsigned)r[i].outcome > STORE_OUTCOME_CANCELLED)
             return err_set(err, E_INVALID, "result %zu has an unknown outcome", i);
     }
-    if (n == 0)
-        return 0;
-    if (!node_id)
+    if (n && (!node_id || !*node_id))
         return err_set(err, E_INVALID, "finishing jobs needs the node id holding their leases");
+    return 0;
+}
+
+int store_job_finish(struct store *st, const char *node_id, const struct store_job_result *r,
+                     size_t n, bool *applied, struct err *err)
+{
+    int rc = check_results(node_id, r, n, err);
+    if (rc < 0 || n == 0)
+        return rc;
     struct finish_arg a = {node_id, r, n, applied, time_now_ms()};
     return store_tx(st, TX_WRITE, finish_fn, &a, err);
+}
+
+struct cycle_arg {
+    struct finish_arg f;
+    struct claim_arg c;
+};
+
+static int cycle_fn(struct db *db, void *arg, struct err *err)
+{
+    struct cycle_arg *a = arg;
+    int rc = a->f.n ? finish_fn(db, &a->f, err) : 0;
+    if (rc == 0 && a->c.c->max_jobs)
+        rc = claim_fn(db, &a->c, err);
+    return rc;
+}
+
+int store_job_finish_and_claim(struct store *st, const struct store_job_result *r, size_t n,
+                               bool *applied, const struct store_claim *c,
+                               struct store_claimed_job **jobs, size_t *njobs, struct err *err)
+{
+    *jobs = NULL;
+    *njobs = 0;
+    int rc = check_results(c->node_id, r, n, err);
+    if (rc == 0)
+        rc = check_claim(c, err);
+    if (rc < 0)
+        return rc;
+    struct cycle_arg a = {{c->node_id, r, n, applied, time_now_ms()},
+                          {.c = c, .now = clock_or(c->now)}};
+    rc = store_tx(st, TX_CLAIM, cycle_fn, &a, err);
+    if (rc < 0) {
+        claimed_clear(&a.c);
+        return rc;
+    }
+    *jobs = a.c.jobs;
+    *njobs = a.c.n;
+    return 0;
 }
 
 /* ---- cancel and retry ---- */

@@ -409,6 +409,13 @@ struct store_job_result {
 int store_job_finish(struct store *st, const char *node_id, const struct store_job_result *r,
                      size_t n, bool *applied, struct err *err);
 
+/* store_job_finish then store_job_claim (node c->node_id) in one transaction: the
+ * dispatcher's steady state (results in, more work out) at half the commits. Either part may
+ * be empty (n == 0, c->max_jobs == 0). *jobs as for store_job_claim. */
+int store_job_finish_and_claim(struct store *st, const struct store_job_result *r, size_t n,
+                               bool *applied, const struct store_claim *c,
+                               struct store_claimed_job **jobs, size_t *njobs, struct err *err);
+
 struct store_cancel {
     enum store_job_status status; /* after the call: CANCELLED, or PROCESSING with a request */
     char *lease_owner;            /* PROCESSING: the node to tell (owned), else NULL */

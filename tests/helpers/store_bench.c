@@ -80,33 +80,40 @@ static void enqueue_batches(size_t total, size_t batch, double *lat_us)
     free(out);
 }
 
+static bool combined; /* finish the last batch and claim the next in one call */
+
 /* Claims and completes batches until total jobs are done; returns how many. */
 static size_t claim_complete(const char *node, size_t total, size_t batch, double *lat_us)
 {
     struct err err = {0};
     struct store_job_result *r = xcalloc(batch, sizeof(*r));
-    size_t done = 0, k = 0;
-    while (done < total) {
+    struct store_claimed_job *jobs = NULL;
+    size_t done = 0, k = 0, n = 0;
+    for (;;) {
         int64_t t0 = time_mono_ns();
         struct store_claim c = {.node_id = node, .max_jobs = batch, .lease_ms = 60000};
-        struct store_claimed_job *jobs = NULL;
-        size_t n = 0;
-        if (store_job_claim(st, &c, &jobs, &n, &err) < 0)
-            die("claim", &err);
-        if (n == 0)
-            break;
         for (size_t i = 0; i < n; i++)
             r[i] = (struct store_job_result){.job_id = jobs[i].job_id,
                                              .execution_id = jobs[i].execution_id,
                                              .output = OUTPUT,
                                              .duration_ms = -1,
                                              .worker_id = node};
-        if (store_job_finish(st, node, r, n, NULL, &err) < 0)
-            die("finish", &err);
+        size_t finished = n;
         store_claimed_free(jobs, n);
-        if (lat_us)
+        if (combined) {
+            if (store_job_finish_and_claim(st, r, finished, NULL, &c, &jobs, &n, &err) < 0)
+                die("finish and claim", &err);
+        } else {
+            if (finished && store_job_finish(st, node, r, finished, NULL, &err) < 0)
+                die("finish", &err);
+            if (store_job_claim(st, &c, &jobs, &n, &err) < 0)
+                die("claim", &err);
+        }
+        done += finished;
+        if (lat_us && finished)
             lat_us[k++] = (double)(time_mono_ns() - t0) / 1000.0;
-        done += n;
+        if (n == 0)
+            break;
     }
     free(r);
     return done;
@@ -302,6 +309,10 @@ int main(int argc, char **argv)
     bench_claim(single, 1, 1, "claim+complete, 1 job per call");
     bench_claim(many, 64, 1, "claim+complete, 64 per call");
     bench_claim(many, 64, 2, "claim+complete, 64/call, 2 threads");
+    combined = true;
+    bench_claim(single, 1, 1, "finish+claim in one call, 1 job");
+    bench_claim(many, 64, 1, "finish+claim in one call, 64 jobs");
+    combined = false;
     store_close(st);
     return 0;
 }

@@ -186,6 +186,50 @@ STORE_TEST(claim_order_and_finish)
     store_claimed_free(c, n);
 }
 
+STORE_TEST(finish_and_claim_in_one_call)
+{
+    struct err err = {0};
+    int64_t t = fixture_task(st, "cycle");
+    struct store_job_new jobs[5];
+    for (int i = 0; i < 5; i++)
+        jobs[i] = (struct store_job_new){.task_id = t};
+    struct store_enqueued out[5];
+    CHECK_OK(store_job_enqueue(st, jobs, 5, out, &err), &err);
+    struct store_claim c = {.node_id = "loop", .max_jobs = 2, .lease_ms = 30000};
+    struct store_claimed_job *held = NULL;
+    size_t n = 0;
+    /* nothing to finish yet: a claim */
+    CHECK_OK(store_job_finish_and_claim(st, NULL, 0, NULL, &c, &held, &n, &err), &err);
+    REQUIRE(n == 2);
+    int64_t done_total = 0;
+    for (int round = 0; round < 4 && n; round++) {
+        struct store_job_result r[2];
+        bool applied[2] = {false, false};
+        for (size_t i = 0; i < n; i++)
+            r[i] = (struct store_job_result){.job_id = held[i].job_id,
+                                             .execution_id = held[i].execution_id,
+                                             .output = "{}",
+                                             .duration_ms = -1};
+        size_t finished = n;
+        struct store_claimed_job *next = NULL;
+        CHECK_OK(store_job_finish_and_claim(st, r, finished, applied, &c, &next, &n, &err), &err);
+        for (size_t i = 0; i < finished; i++) {
+            CHECK(applied[i]);
+            CHECK_JOB_STATUS(st, held[i].job_id, "COMPLETED");
+        }
+        done_total += (int64_t)finished;
+        store_claimed_free(held, finished);
+        held = next;
+    }
+    CHECK_INT_EQ(done_total, 5);
+    CHECK_INT_EQ(n, 0);
+    store_claimed_free(held, n);
+    /* a bad result refuses the whole call, claiming nothing */
+    struct store_job_result bad = {.execution_id = 0};
+    CHECK_INT_EQ(store_job_finish_and_claim(st, &bad, 1, NULL, &c, &held, &n, &err), -E_INVALID);
+    CHECK(held == NULL && n == 0);
+}
+
 STORE_TEST(finish_records_executions_without_jobs)
 {
     /* a synchronous execute: the service creates the execution, a worker runs it */
