@@ -41,6 +41,7 @@ struct sq_store {
     int busy_ms;
     char synchronous[8];
     pthread_key_t key;
+    bool key_created;
     pthread_mutex_t mu; /* guards conns; for memory, held while the one connection is in use */
     struct sq_db *conns;
     /* Write transactions of this process queue here first: a waiter wakes the moment the
@@ -276,7 +277,7 @@ static void sq_close(struct store *st)
     }
     if (ss->ckpt_db)
         sq_disconnect(ss->ckpt_db);
-    if (!ss->memory)
+    if (ss->key_created)
         pthread_key_delete(ss->key);
     while (ss->conns) {
         struct sq_db *d = ss->conns;
@@ -317,9 +318,9 @@ static int sq_open(struct store *st, const char *url, struct err *err)
         }
         if (pthread_key_create(&ss->key, sq_thread_exit) != 0) {
             rc = err_set(err, E_INTERNAL, "out of thread-local keys");
-            ss->memory = true; /* nothing to delete in sq_close */
             goto fail;
         }
+        ss->key_created = true;
     }
     struct sq_db *first = NULL;
     rc = sq_connect(st, &first, err);
