@@ -210,7 +210,7 @@ enum col_flag {
     C_EXPR = 1 << 16,       /* sql is an expression (read-only) */
     C_NOW_CREATE = 1 << 17, /* set to now on create when not given */
     C_NOW_UPDATE = 1 << 18, /* set to now on every update */
-    C_UUID = 1 << 19,       /* a v4 uuid on create when not given */
+    C_UUID = 1 << 19,       /* a v7 uuid on create when not given */
     C_ALIAS = 1 << 20,      /* another name of a column shown under its own name too */
     C_NOTNULL = 1 << 21,    /* null is refused with a message naming the field */
 };

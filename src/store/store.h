@@ -188,10 +188,10 @@ int store_get_by(struct store *st, enum store_entity e, const char *field, const
                  json_t **row, struct err *err);
 /*
  * Creates a row from fields (an object of STORE_F_CREATE fields; REQUIRED ones must be
- * there). Ids are assigned; a missing uuid is generated (v4); createdAt/updatedAt-style times
- * default to now. A referenced row that does not exist (taskId, jobId, ...) is -E_NOT_FOUND;
- * a taken unique value is -E_CONFLICT ("a task named \"x\" already exists"). *row (may be
- * NULL) gets the stored row.
+ * there). Ids are assigned; a missing uuid is generated (v7, time-ordered);
+ * createdAt/updatedAt-style times default to now. A referenced row that does not exist (taskId,
+ * jobId, ...) is -E_NOT_FOUND; a taken unique value is -E_CONFLICT ("a task named \"x\" already
+ * exists"). *row (may be NULL) gets the stored row.
  */
 int store_create(struct store *st, enum store_entity e, const json_t *fields, json_t **row,
                  struct err *err);
