@@ -3,6 +3,7 @@
  * keyed by SQL text, sequential parameter binding, and store_tx, which runs one call as one
  * transaction with the retry rules both backends share.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,21 @@ int db_run(struct dbstmt *s, int64_t *changes, struct err *err)
     if (changes)
         *changes = s->db->st->be->changes(s);
     return 0;
+}
+
+int db_exists(struct db *db, const char *table, int64_t id, bool *found, struct err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = ?", table);
+    struct dbstmt *s = NULL;
+    int rc = db_stmt(db, sql, &s, err);
+    if (rc == 0) {
+        db_bind_int(s, id);
+        rc = db_step(s, err);
+        *found = rc == DB_ROW;
+    }
+    db_done(s);
+    return rc < 0 ? rc : 0;
 }
 
 bool db_col_null(struct dbstmt *s, int i)

@@ -165,6 +165,8 @@ void db_bind_int_or_null(struct dbstmt *s, int64_t v);
 int db_step(struct dbstmt *s, struct err *err);
 /* Runs a statement to completion (no rows expected); *changes may be NULL. */
 int db_run(struct dbstmt *s, int64_t *changes, struct err *err);
+/* Whether table (a name from our own tables, never from input) has a row with this id. */
+int db_exists(struct db *db, const char *table, int64_t id, bool *found, struct err *err);
 bool db_col_null(struct dbstmt *s, int i);
 int64_t db_col_int(struct dbstmt *s, int i);
 double db_col_real(struct dbstmt *s, int i);

@@ -252,25 +252,18 @@ static int missing_fn(struct db *db, void *arg, struct err *err)
     struct enqueue_arg *a = arg;
     for (size_t i = 0; i < a->n; i++) {
         const struct {
-            const char *sql, *what;
+            const char *table, *what;
             int64_t id;
         } refs[] = {
-            {"SELECT COUNT(*) FROM tasks WHERE id = ?", "task", a->jobs[i].task_id},
-            {"SELECT COUNT(*) FROM schedules WHERE id = ?", "schedule", a->jobs[i].schedule_id},
+            {"tasks", "task", a->jobs[i].task_id},
+            {"schedules", "schedule", a->jobs[i].schedule_id},
         };
         for (size_t r = 0; r < 2; r++) {
-            if (!refs[r].id)
-                continue;
-            struct dbstmt *s = NULL;
-            int rc = db_stmt(db, refs[r].sql, &s, err);
+            bool found = true;
+            int rc = refs[r].id ? db_exists(db, refs[r].table, refs[r].id, &found, err) : 0;
             if (rc < 0)
                 return rc;
-            db_bind_int(s, refs[r].id);
-            int64_t count = 1;
-            if (db_step(s, err) == DB_ROW)
-                count = db_col_int(s, 0);
-            db_done(s);
-            if (count == 0)
+            if (!found)
                 return err_set(err, E_NOT_FOUND, "no %s with id %lld", refs[r].what,
                                (long long)refs[r].id);
         }
@@ -1260,17 +1253,11 @@ static int fire_fn(struct db *db, void *arg, struct err *err)
     if (rc < 0)
         return rc;
     if (!changes) {
-        rc = db_stmt(db, "SELECT COUNT(*) FROM schedules WHERE id = ?", &s, err);
-        if (rc < 0)
-            return rc;
-        db_bind_int(s, a->id);
-        int64_t n = 0;
-        if ((rc = db_step(s, err)) == DB_ROW)
-            n = db_col_int(s, 0);
-        db_done(s);
-        if (rc < 0)
-            return rc;
-        return n ? 0 : err_set(err, E_NOT_FOUND, "no schedule with id %lld", (long long)a->id);
+        bool found = false;
+        rc = db_exists(db, "schedules", a->id, &found, err);
+        if (rc < 0 || found)
+            return rc; /* exists: disabled, exhausted or already fired */
+        return err_set(err, E_NOT_FOUND, "no schedule with id %lld", (long long)a->id);
     }
     struct store_job_new job = *a->job;
     job.schedule_id = a->id;

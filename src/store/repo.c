@@ -795,16 +795,11 @@ static int check_refs(struct db *db, const struct entity *en, const json_t *fiel
         if (!c->is_ref || !json_is_integer(v))
             continue;
         const struct entity *ref = store_entity(c->ref);
-        struct sqlbuild b;
-        qb_init(&b);
-        strbuf_addf(&b.sql, "SELECT COUNT(*) FROM %s WHERE id = ", ref->table);
-        qb_param(&b, qv_int(json_integer_value(v)));
-        int64_t n = 0;
-        int rc = run_build(db, &b, count_cb, &n, err);
-        qb_release(&b);
+        bool found = false;
+        int rc = db_exists(db, ref->table, json_integer_value(v), &found, err);
         if (rc < 0)
             return rc;
-        if (n == 0)
+        if (!found)
             return err_set(err, E_NOT_FOUND, "no %s with id %lld (%s)", ref->name,
                            (long long)json_integer_value(v), c->f.name);
     }
