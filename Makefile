@@ -136,4 +136,9 @@ check-format:
 clean:
 	rm -rf build
 
+# --- store: SQL migrations are embedded with .incbin (src/store/migrations.c), so that object
+# --- is rebuilt when one of them changes.
+$(BUILD)/obj/src/store/migrations.o: $(wildcard src/store/migrations/*.sql)
+# --- end store
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

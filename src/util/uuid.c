@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "util/err.h"
+#include "util/timeutil.h"
 
 void random_bytes(void *buf, size_t n)
 {
@@ -59,6 +60,18 @@ void uuid_v4(char out[UUID_STR_LEN])
     unsigned char b[16];
     random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    format_uuid(b, out);
+}
+
+void uuid_v7(char out[UUID_STR_LEN])
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof(b));
+    uint64_t ms = (uint64_t)time_now_ms();
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     format_uuid(b, out);
 }

@@ -16,6 +16,9 @@ void random_bytes(void *buf, size_t n);
 uint64_t random_u64(void);
 
 void uuid_v4(char out[UUID_STR_LEN]);
+/* Time-ordered UUID (48-bit Unix milliseconds, then random bits): ids made later sort later,
+ * so database indexes on them grow at one end instead of at random pages. */
+void uuid_v7(char out[UUID_STR_LEN]);
 /* Name-based UUID (SHA-1) in namespace ns (a UUID string); returns 0 or -E_INVALID if ns is
  * not a UUID. */
 int uuid_v5(const char *ns, const char *name, char out[UUID_STR_LEN]);

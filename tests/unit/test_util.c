@@ -110,6 +110,23 @@ TEST(uuid_v4_and_v5)
     CHECK(!uuid_is_valid("2ed6657d_e927-568b-95e1-2665a8aea6a2"));
 }
 
+TEST(uuid_v7_is_time_ordered)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+    uuid_v7(a);
+    /* a later millisecond sorts later */
+    int64_t t = time_now_ms();
+    while (time_now_ms() == t)
+        ;
+    uuid_v7(b);
+    CHECK(uuid_is_valid(a) && uuid_is_valid(b));
+    CHECK(a[14] == '7' && strchr("89ab", a[19]));
+    CHECK(strcmp(a, b) < 0);
+    char hex[13];
+    snprintf(hex, sizeof(hex), "%.8s%.4s", a, a + 9);
+    CHECK(strtoll(hex, NULL, 16) >= t - 1000 && strtoll(hex, NULL, 16) <= t);
+}
+
 TEST(json_parse_reports_position)
 {
     json_t *v = NULL;

@@ -1,0 +1,27 @@
+/*
+ * The schema migrations, embedded into the binary from the .sql files of
+ * src/store/migrations/ with the assembler's .incbin (the Makefile rebuilds this file when one
+ * of them changes). To add a
+ * migration: write the next NNNN_what.sql beside the others (docs/store.md says how) and add
+ * its line to the table below; versions must be consecutive.
+ */
+#include "store/internal.h"
+
+/* Defines a NUL-terminated byte array `sym` with the contents of file. */
+#define EMBED(sym, file)                           \
+    __asm__(".section .rodata\n"                   \
+            ".global " #sym "\n"                   \
+            ".hidden " #sym "\n"                   \
+            ".type " #sym ", @object\n" #sym ":\n" \
+            ".incbin \"" file "\"\n"               \
+            ".byte 0\n"                            \
+            ".size " #sym ", . - " #sym "\n"       \
+            ".previous\n");                        \
+    extern const char sym[]
+
+EMBED(store_migration_0001, "src/store/migrations/0001_initial.sql");
+
+const struct store_migration store_migrations[] = {
+    {1, "0001_initial.sql", store_migration_0001},
+};
+const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);
