@@ -48,20 +48,27 @@ static char *ptr_join(const char *base, const char *tok)
     return strbuf_detach(&sb, NULL);
 }
 
-static void where(const char *doc_name, const char *doc_ptr, const char *kw, const char *tok,
-                  struct strbuf *sb)
+/* "<doc>#<pointer>/<kw>" for messages; very long pointers keep their two ends. */
+static void where(const char *doc_name, const char *doc_ptr, const char *kw, struct strbuf *sb)
 {
+    struct strbuf p = STRBUF_INIT;
     if (doc_name) {
-        strbuf_adds(sb, doc_name);
-        strbuf_addch(sb, '#');
+        strbuf_adds(&p, doc_name);
+        strbuf_addch(&p, '#');
     }
-    strbuf_adds(sb, doc_ptr);
+    strbuf_adds(&p, doc_ptr);
     if (kw)
-        jsonx_pointer_append(sb, kw);
-    if (tok)
-        jsonx_pointer_append(sb, tok);
-    if (!sb->len)
-        strbuf_adds(sb, "(root)");
+        jsonx_pointer_append(&p, kw);
+    if (!p.len)
+        strbuf_adds(&p, "(root)");
+    if (p.len > 200) {
+        strbuf_add(sb, p.buf, 90);
+        strbuf_adds(sb, "...");
+        strbuf_add(sb, p.buf + p.len - 90, 90);
+    } else {
+        strbuf_add(sb, p.buf, p.len);
+    }
+    strbuf_release(&p);
 }
 
 static int failv(struct cctx *cc, const char *doc_name, const char *doc_ptr, const char *kw,
@@ -69,7 +76,7 @@ static int failv(struct cctx *cc, const char *doc_name, const char *doc_ptr, con
 {
     struct strbuf sb = STRBUF_INIT;
     strbuf_adds(&sb, "invalid schema at ");
-    where(doc_name, doc_ptr, kw, NULL, &sb);
+    where(doc_name, doc_ptr, kw, &sb);
     strbuf_adds(&sb, ": ");
     strbuf_vaddf(&sb, fmt, ap);
     int rc = err_set(cc->err, E_INVALID, "%s", sb.buf);
@@ -383,6 +390,7 @@ static struct sk_node *node_for(struct cctx *cc, const json_t *js, const struct 
     n->res = loc->res;
     n->depth = loc->depth;
     n->boolean = json_is_boolean(js) ? (int8_t)json_is_true(js) : -1;
+    n->type_mask = SK_T_ANY;
     if (loc->res->uri[0])
         n->abs = xasprintf("%s#%s", loc->res->uri, loc->ptr);
     vec_push(&cc->s->nodes, n);
@@ -514,7 +522,8 @@ struct sk_node *sk_resolve_ref(struct nb *b, const char *ref, const char *kw, ch
     } else if (frag[0] == '/') {
         target = follow_pointer(cc, res, frag, &loc);
         if (!target) {
-            sk_fail(b, kw, "cannot resolve \"%s\": \"%s\" has nothing at \"#%s\"", ref, uri, frag);
+            sk_fail(b, kw, "cannot resolve \"%s\": %s%s%s has nothing at \"#%s\"", ref,
+                    uri[0] ? "\"" : "", uri[0] ? uri : "the document", uri[0] ? "\"" : "", frag);
             goto out;
         }
     } else {
@@ -568,6 +577,11 @@ static int fill_node(struct cctx *cc, struct sk_node *n)
         n->kws = b.kws.v;
         n->nkw = (uint32_t)b.kws.n;
         b.kws.v = NULL;
+        n->scalar = !n->collects;
+        for (size_t i = 0; i < n->nkw; i++) {
+            if (!sk_op_is_scalar(n->kws[i].op))
+                n->scalar = false;
+        }
     }
     n->filled = true;
     vec_free(&b.kws);
@@ -615,6 +629,37 @@ static int compile_dynamic(struct cctx *cc)
             return rc;
     }
     return 0;
+}
+
+/* Shapes for the fast path, and forwarding of schemas that are only a "$ref". */
+static void finish_nodes(struct schema *s)
+{
+    for (size_t i = 0; i < s->nodes.n; i++) {
+        struct sk_node *n = s->nodes.v[i];
+        n->fast = n;
+        if (n->boolean >= 0)
+            n->shape = SK_SHAPE_BOOL;
+        else if (!n->nkw)
+            n->shape = SK_SHAPE_TYPE;
+        else if (n->scalar)
+            n->shape = n->nkw == 1 ? SK_SHAPE_SCALAR1 : SK_SHAPE_SCALAR;
+        else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_PROPS)
+            n->shape = SK_SHAPE_PROPS;
+        else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_ITEMS)
+            n->shape = SK_SHAPE_ITEMS;
+        else
+            n->shape = SK_SHAPE_GENERAL;
+    }
+    for (size_t i = 0; i < s->nodes.n; i++) {
+        struct sk_node *n = s->nodes.v[i];
+        const struct sk_node *t = n;
+        /* a bounded walk: reference cycles stop here and are caught by the depth limit */
+        for (int hops = 0; hops < 16 && t->boolean < 0 && t->nkw == 1 && !t->collects &&
+                           t->type_mask == SK_T_ANY && t->kws[0].op == OP_REF;
+             hops++)
+            t = t->kws[0].u.sub;
+        n->fast = t;
+    }
 }
 
 /* --- metaschema check -------------------------------------------------------------------- */
@@ -751,6 +796,8 @@ int schema_compile(const json_t *doc, const struct schema_options *opts, struct 
         schema_free(s);
         return rc;
     }
+    finish_nodes(s);
+    jview_probe(&s->jv);
     s->mctx = pcre2_match_context_create(NULL);
     pcre2_set_match_limit(s->mctx, 10000000);
     pcre2_set_depth_limit(s->mctx, 100000);

@@ -20,6 +20,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "schema/jview.h"
 #include "schema/schema.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
@@ -102,6 +103,37 @@ void sk_ptrmap_put(struct sk_ptrmap *m, const void *key, void *val);
 void sk_ptrmap_release(struct sk_ptrmap *m);
 
 uint64_t sk_hash_bytes(const void *p, size_t len);
+/* The first 8 bytes of s (zero padded) as one word, for quick name comparison. */
+static inline uint64_t sk_prefix8(const char *s, size_t len)
+{
+    /* whole loads only (two overlapping ones for odd sizes): byte-wise stores into a word
+     * that is then read back stall the store-to-load forwarding */
+    uint64_t w;
+    uint32_t a, b;
+    uint16_t x, y;
+    if (len >= 8) {
+        __builtin_memcpy(&w, s, 8);
+        return w;
+    }
+    if (len >= 4) {
+        __builtin_memcpy(&a, s, 4);
+        __builtin_memcpy(&b, s + len - 4, 4);
+        return (uint64_t)a | (uint64_t)b << (8 * (len - 4));
+    }
+    if (len >= 2) {
+        __builtin_memcpy(&x, s, 2);
+        __builtin_memcpy(&y, s + len - 2, 2);
+        return (uint64_t)x | (uint64_t)y << (8 * (len - 2));
+    }
+    return len ? (uint64_t)(unsigned char)s[0] : 0;
+}
+static inline uint64_t sk_prefix_hash(uint64_t prefix, size_t len)
+{
+    uint64_t h = prefix ^ (len * 0x9e3779b97f4a7c15ULL);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
 
 /* --- URIs (uri.c) ------------------------------------------------------------------------- */
 
@@ -127,6 +159,7 @@ bool sk_uri_valid(const char *s, size_t len, bool absolute, bool iri);
 struct sk_regex {
     pcre2_code *code;
     char *source; /* the ECMA-262 source, for messages */
+    bool jit;     /* JIT-compiled: matched with pcre2_jit_match */
 };
 /* Compiles an ECMA-262 pattern (unicode mode) into *out. -E_INVALID names the problem. */
 int sk_regex_compile(const char *src, size_t len, bool jit, struct sk_regex **out, struct err *err);
@@ -154,6 +187,7 @@ bool sk_content_json(const char *s, size_t len);
 
 struct sk_num {
     bool is_int;
+    bool d_exact; /* d is exactly the value (a double, or an integer within 2^53) */
     long long i;
     double d;
 };
@@ -165,7 +199,11 @@ int sk_num_cmp(const struct sk_num *a, const struct sk_num *b);
 bool sk_num_multiple_of(const struct sk_num *value, const struct sk_num *divisor);
 void sk_num_format(const struct sk_num *n, char *buf, size_t size);
 
-/* JSON helpers: hash consistent with jsonx_equal (numbers by value). */
+/* JSON equality (numbers by value, exact across integers and doubles; objects in any key
+ * order) that refuses to recurse past SK_JSON_MAX_DEPTH: it then answers false and sets
+ * *too_deep. A hash consistent with it (numbers by value). */
+#define SK_JSON_MAX_DEPTH 1000
+bool sk_json_equal(const json_t *a, const json_t *b, bool *too_deep);
 uint64_t sk_json_hash(const json_t *v);
 /* UTF-8 code points in s. */
 size_t sk_utf8_length(const char *s, size_t len);
@@ -186,7 +224,6 @@ enum {
 #define SK_T_NUMERIC (SK_T_INTEGER | SK_T_NUMBER)
 
 enum sk_op {
-    OP_TYPE,
     OP_CONST,
     OP_ENUM,
     OP_MULTIPLE_OF,
@@ -226,6 +263,23 @@ enum sk_op {
 struct sk_node;
 struct sk_resource;
 
+/* Node shapes the fast path dispatches on directly (set when compiling finishes). */
+enum sk_shape {
+    SK_SHAPE_GENERAL, /* anything: the op loop */
+    SK_SHAPE_BOOL,    /* true or false */
+    SK_SHAPE_TYPE,    /* at most a "type" */
+    SK_SHAPE_SCALAR,  /* "type" and checks of the value itself */
+    SK_SHAPE_SCALAR1, /* "type" and one check of the value itself */
+    SK_SHAPE_PROPS,   /* "type" and one properties op */
+    SK_SHAPE_ITEMS,   /* "type" and one items op */
+};
+
+/* Ops that only look at the value itself (no subschema, no annotation). */
+static inline bool sk_op_is_scalar(unsigned op)
+{
+    return op <= OP_REQUIRED;
+}
+
 struct sk_str {
     const char *s; /* borrowed from the schema document */
     size_t len;
@@ -234,9 +288,9 @@ struct sk_str {
 struct sk_prop {
     const char *name; /* key in the schema document */
     size_t len;
-    uint64_t hash;
-    struct sk_node *node;
-    int required; /* index in the required op's names, or -1 */
+    uint64_t prefix;      /* the first 8 bytes of the name, zero padded: most names differ there */
+    struct sk_node *node; /* NULL: only listed in "required" */
+    int required;         /* bit in sk_props.required_mask, or -1 */
 };
 
 struct sk_pattern_prop {
@@ -249,8 +303,10 @@ struct sk_pattern_prop {
 struct sk_props {
     struct sk_prop *props;
     size_t nprops;
-    uint32_t *table; /* open-addressing index into props (value+1), size tmask+1 */
+    uint32_t *table; /* open-addressing index into props (value+1), size tmask+1; NULL when
+                        few enough props are scanned in order */
     uint32_t tmask;
+    uint64_t required_mask; /* "required" names folded into this op (bits of sk_prop.required) */
     struct sk_pattern_prop *pats;
     size_t npats;
     struct sk_node *additional; /* NULL when absent */
@@ -305,11 +361,11 @@ struct sk_kw {
     uint8_t types;    /* instance types the op applies to */
     const char *name; /* keyword name, for locations */
     union {
-        uint8_t type_mask;
         const json_t *value; /* const */
         struct {
             const json_t **v;
             size_t n;
+            struct sk_str *strs; /* the values when all are strings, else NULL */
         } enm;
         struct sk_num num;
         size_t count;
@@ -335,10 +391,14 @@ struct sk_kw {
 struct sk_node {
     struct sk_kw *kws;
     uint32_t nkw;
-    int8_t boolean; /* -1: an object schema; 0/1: the false/true schema */
-    bool collects;  /* has unevaluated*: gathers annotations from its in-place keywords */
-    bool filled;    /* compiled (nodes are created first, filled from a worklist) */
-    unsigned depth; /* subschema nesting in its document */
+    uint8_t type_mask; /* "type" (SK_T_ANY without one), checked before the ops */
+    int8_t boolean;    /* -1: an object schema; 0/1: the false/true schema */
+    bool collects;     /* has unevaluated*: gathers annotations from its in-place keywords */
+    bool scalar;       /* only checks of the value itself (no subschemas, no annotations) */
+    uint8_t shape;     /* enum sk_shape: how the fast yes/no path evaluates it */
+    const struct sk_node *fast; /* itself, or for a schema that is only a "$ref", its target */
+    bool filled;                /* compiled (nodes are created first, filled from a worklist) */
+    unsigned depth;             /* subschema nesting in its document */
     const json_t *json;
     struct sk_resource *res; /* the resource it belongs to (dynamic scope) */
     char *abs;               /* "uri#pointer" or NULL when the resource has no URI */
@@ -372,6 +432,7 @@ struct schema {
     unsigned max_depth;
     enum schema_draft draft;
     pcre2_match_context *mctx;
+    struct jview jv; /* direct access to instance values (verified at compile time) */
     _Atomic(pcre2_match_data *) md_cache; /* one spare match block, handed out atomically */
 };
 
@@ -440,6 +501,7 @@ struct nb {
     VEC(struct sk_kw) kws;
     VEC(uint8_t) phases;
     unsigned groups_done;
+    bool required_folded; /* "required" is checked by the properties op */
 };
 
 /* Compiles the keywords of b->js into b->kws (keywords.c). */

@@ -96,13 +96,13 @@ static const struct kwdef keywords[] = {
     {"uniqueItems", DA, SK_V_VALIDATION, SK_SUB_NONE, 3, G_NONE, kc_unique},
     {"maxProperties", DA, SK_V_VALIDATION, SK_SUB_NONE, 2, G_NONE, kc_count},
     {"minProperties", DA, SK_V_VALIDATION, SK_SUB_NONE, 2, G_NONE, kc_count},
-    {"required", DA, SK_V_VALIDATION, SK_SUB_NONE, 2, G_NONE, kc_required},
     {"dependentRequired", D19P, SK_V_VALIDATION, SK_SUB_NONE, 2, G_NONE, kc_dep_required},
     {"dependentSchemas", D19P, SK_V_APPLICATOR, SK_SUB_MAP, 5, G_NONE, kc_dep_schemas},
     {"dependencies", DA, SK_V_APPLICATOR, SK_SUB_MAP_DEPS, 5, G_NONE, kc_dependencies},
     {"properties", DA, SK_V_APPLICATOR, SK_SUB_MAP, 4, G_PROPS, kc_props},
     {"patternProperties", DA, SK_V_APPLICATOR, SK_SUB_MAP, 4, G_PROPS, kc_props},
     {"additionalProperties", DA, SK_V_APPLICATOR, SK_SUB_ONE, 4, G_PROPS, kc_props},
+    {"required", DA, SK_V_VALIDATION, SK_SUB_NONE, 2, G_NONE, kc_required},
     {"propertyNames", DA, SK_V_APPLICATOR, SK_SUB_ONE, 4, G_NONE, kc_property_names},
     {"prefixItems", D20, SK_V_APPLICATOR, SK_SUB_LIST, 4, G_ITEMS, kc_items},
     {"items", D7 | D19, SK_V_APPLICATOR, SK_SUB_ONE_OR_LIST, 4, G_ITEMS, kc_items},
@@ -321,7 +321,7 @@ static int kc_type(struct nb *b, const char *kw, const json_t *v)
         if (rc < 0)
             return rc;
     }
-    add_kw(b, OP_TYPE, SK_T_ANY, kw)->u.type_mask = mask;
+    b->n->type_mask = mask; /* checked by the node itself, before any op */
     return 0;
 }
 
@@ -337,11 +337,21 @@ static int kc_enum(struct nb *b, const char *kw, const json_t *v)
         return sk_fail(b, kw, "must be an array");
     size_t n = json_array_size(v);
     const json_t **vals = owned(b, (n ? n : 1) * sizeof(*vals));
-    for (size_t i = 0; i < n; i++)
+    bool strings = true;
+    for (size_t i = 0; i < n; i++) {
         vals[i] = json_array_get(v, i);
+        strings &= json_is_string(vals[i]);
+    }
     struct sk_kw *k = add_kw(b, OP_ENUM, SK_T_ANY, kw);
     k->u.enm.v = vals;
     k->u.enm.n = n;
+    if (strings) {
+        k->u.enm.strs = owned(b, (n ? n : 1) * sizeof(*k->u.enm.strs));
+        for (size_t i = 0; i < n; i++) {
+            k->u.enm.strs[i].s = json_string_value(vals[i]);
+            k->u.enm.strs[i].len = json_string_length(vals[i]);
+        }
+    }
     return 0;
 }
 
@@ -466,7 +476,7 @@ static int kc_required(struct nb *b, const char *kw, const json_t *v)
     int rc = want_string_array(b, kw, v, &strs, &n);
     if (rc < 0)
         return rc;
-    if (!n)
+    if (!n || b->required_folded)
         return 0;
     struct sk_kw *k = add_kw(b, OP_REQUIRED, SK_T_OBJECT, kw);
     k->u.strs = strs;
@@ -552,6 +562,49 @@ static int kc_dependencies(struct nb *b, const char *kw, const json_t *v)
 
 /* --- applicators ----------------------------------------------------------------------------- */
 
+static struct sk_prop *find_prop(struct sk_props *p, const char *name, size_t len)
+{
+    for (size_t i = 0; i < p->nprops; i++) {
+        if (p->props[i].len == len && memcmp(p->props[i].name, name, len) == 0)
+            return &p->props[i];
+    }
+    return NULL;
+}
+
+/* Folds "required" into the properties op when it is a well-formed list of at most 64 names:
+ * one pass over the instance then answers both. Names not under "properties" get an entry
+ * with no schema. */
+static void fold_required(struct nb *b, struct sk_props *p, size_t cap)
+{
+    const json_t *req = json_object_get(b->js, "required");
+    if (!json_is_array(req) || json_array_size(req) > 64 ||
+        !(b->loc->dialect.vocabs & SK_V_VALIDATION))
+        return;
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        if (!json_is_string(json_array_get(req, i)))
+            return;
+    }
+    for (size_t i = 0; i < json_array_size(req); i++) {
+        const json_t *e = json_array_get(req, i);
+        const char *name = json_string_value(e);
+        size_t len = json_string_length(e);
+        struct sk_prop *pr = find_prop(p, name, len);
+        if (pr && pr->required >= 0)
+            return; /* a repeated name: kc_required reports it */
+        if (!pr) {
+            if (p->nprops >= cap)
+                return;
+            pr = &p->props[p->nprops++];
+            pr->name = name;
+            pr->len = len;
+            pr->prefix = sk_prefix8(name, len);
+        }
+        pr->required = (int)i;
+        p->required_mask |= 1ULL << i;
+    }
+    b->required_folded = true;
+}
+
 static int kc_props(struct nb *b, const char *kw, const json_t *v)
 {
     (void)kw;
@@ -564,8 +617,9 @@ static int kc_props(struct nb *b, const char *kw, const json_t *v)
     if (pats && !json_is_object(pats))
         return sk_fail(b, "patternProperties", "must be an object of schemas");
     struct sk_props *p = owned(b, sizeof(*p));
-    size_t n = json_object_size(props);
-    p->props = owned(b, (n ? n : 1) * sizeof(*p->props));
+    const json_t *req = json_object_get(b->js, "required");
+    size_t cap = json_object_size(props) + json_array_size(req) + 1;
+    p->props = owned(b, cap * sizeof(*p->props));
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)props, key, val)
@@ -573,23 +627,26 @@ static int kc_props(struct nb *b, const char *kw, const json_t *v)
         struct sk_prop *pr = &p->props[p->nprops++];
         pr->name = key;
         pr->len = json_object_iter_key_len(json_object_key_to_iter(key));
-        pr->hash = sk_hash_bytes(key, pr->len);
+        pr->prefix = sk_prefix8(key, pr->len);
         pr->required = -1;
         pr->node = sk_sub_node(b, val, "properties", key);
         if (!pr->node)
             return -E_INVALID;
     }
-    /* an index over the names: open addressing at load <= 1/2 */
-    size_t cap = 4;
-    while (cap < p->nprops * 2)
-        cap *= 2;
-    p->table = owned(b, cap * sizeof(*p->table));
-    p->tmask = (uint32_t)(cap - 1);
-    for (size_t i = 0; i < p->nprops; i++) {
-        size_t slot = p->props[i].hash & p->tmask;
-        while (p->table[slot])
-            slot = (slot + 1) & p->tmask;
-        p->table[slot] = (uint32_t)i + 1;
+    fold_required(b, p, cap);
+    /* more than a few names: an index over (length, first 8 bytes) */
+    if (p->nprops > 8) {
+        size_t tcap = 16;
+        while (tcap < p->nprops * 2)
+            tcap *= 2;
+        p->table = owned(b, tcap * sizeof(*p->table));
+        p->tmask = (uint32_t)(tcap - 1);
+        for (size_t i = 0; i < p->nprops; i++) {
+            size_t slot = sk_prefix_hash(p->props[i].prefix, p->props[i].len) & p->tmask;
+            while (p->table[slot])
+                slot = (slot + 1) & p->tmask;
+            p->table[slot] = (uint32_t)i + 1;
+        }
     }
     size_t np = json_object_size(pats);
     p->pats = owned(b, (np ? np : 1) * sizeof(*p->pats));

@@ -1,7 +1,7 @@
 /*
  * Numbers for the validator: exact comparison across 64-bit integers and doubles, an exact
  * decimal multipleOf (no floating-point division: 0.0075 is a multiple of 0.0001, 1e308 is not
- * a multiple of 0.123456789), a JSON hash consistent with jsonx_equal (for enum and
+ * a multiple of 0.123456789), a JSON equality and hash with a depth bound (for enum and
  * uniqueItems) and UTF-8 code point counting (string lengths).
  */
 #include <math.h>
@@ -17,8 +17,10 @@ void sk_num_from_json(const json_t *v, struct sk_num *out)
         out->is_int = true;
         out->i = json_integer_value(v);
         out->d = (double)out->i;
+        out->d_exact = out->i >= -(1LL << 53) && out->i <= (1LL << 53);
     } else {
         out->is_int = false;
+        out->d_exact = true;
         out->i = 0;
         out->d = json_real_value(v);
     }
@@ -177,8 +179,10 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-uint64_t sk_json_hash(const json_t *v)
+static uint64_t hash_rec(const json_t *v, unsigned depth)
 {
+    if (depth > SK_JSON_MAX_DEPTH)
+        return 0x5eed; /* deeper parts only cost collisions, never a wrong answer */
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         uint64_t h = 0x51ed27;
@@ -187,14 +191,14 @@ uint64_t sk_json_hash(const json_t *v)
         json_object_foreach((json_t *)v, key, val)
         {
             /* order-independent: sum of per-member hashes */
-            h += mix(sk_hash_bytes(key, strlen(key)) ^ (sk_json_hash(val) * 31));
+            h += mix(sk_hash_bytes(key, strlen(key)) ^ (hash_rec(val, depth + 1) * 31));
         }
         return mix(h);
     }
     case JSON_ARRAY: {
         uint64_t h = 0xa77a7;
         for (size_t i = 0; i < json_array_size(v); i++)
-            h = mix(h * 31 + sk_json_hash(json_array_get(v, i)));
+            h = mix(h * 31 + hash_rec(json_array_get(v, i), depth + 1));
         return h;
     }
     case JSON_STRING:
@@ -217,6 +221,63 @@ uint64_t sk_json_hash(const json_t *v)
         return 0x9999;
     }
     return 0;
+}
+
+uint64_t sk_json_hash(const json_t *v)
+{
+    return hash_rec(v, 0);
+}
+
+static bool equal_rec(const json_t *a, const json_t *b, unsigned depth, bool *too_deep)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        struct sk_num x, y;
+        sk_num_from_json(a, &x);
+        sk_num_from_json(b, &y);
+        return sk_num_cmp(&x, &y) == 0;
+    }
+    if (json_typeof(a) != json_typeof(b))
+        return false;
+    if (depth > SK_JSON_MAX_DEPTH && (json_is_object(a) || json_is_array(a))) {
+        *too_deep = true;
+        return false;
+    }
+    switch (json_typeof(a)) {
+    case JSON_OBJECT: {
+        if (json_object_size(a) != json_object_size(b))
+            return false;
+        const char *key;
+        json_t *va;
+        json_object_foreach((json_t *)a, key, va)
+        {
+            size_t klen = json_object_iter_key_len(json_object_key_to_iter(key));
+            json_t *vb = json_object_getn(b, key, klen);
+            if (!vb || !equal_rec(va, vb, depth + 1, too_deep))
+                return false;
+        }
+        return true;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(a);
+        if (n != json_array_size(b))
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            if (!equal_rec(json_array_get(a, i), json_array_get(b, i), depth + 1, too_deep))
+                return false;
+        }
+        return true;
+    }
+    case JSON_STRING:
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    default: /* true, false, null */
+        return true;
+    }
+}
+
+bool sk_json_equal(const json_t *a, const json_t *b, bool *too_deep)
+{
+    return equal_rec(a, b, 0, too_deep);
 }
 
 size_t sk_utf8_length(const char *s, size_t len)

@@ -99,7 +99,9 @@ char *schema_result_summary(const struct schema_result *r, size_t max_shown)
         strbuf_adds(&sb, e->message);
     }
     size_t more = r->nerrors - shown;
-    if (more || r->truncated)
-        strbuf_addf(&sb, " (and %s%zu more)", r->truncated ? "at least " : "", more);
+    if (r->truncated)
+        strbuf_adds(&sb, " (and more)");
+    else if (more)
+        strbuf_addf(&sb, " (and %zu more)", more);
     return strbuf_detach(&sb, NULL);
 }

@@ -4,9 +4,9 @@
  * points, \u{...}, \p{...}, and an unknown escape such as \a is an error. The translator
  * rewrites what PCRE2 reads differently: \s and \S (ECMA includes the Unicode spaces), \v,
  * \0, \uXXXX and surrogate pairs, "." (excludes only line terminators), [] and [^], and
- * long Unicode property names; "$" is end-of-subject only (PCRE2_DOLLAR_ENDONLY). \d, \w and
- * \b stay ASCII because PCRE2_UCP is off. Literal "{", "}" and "]" are accepted as in
- * non-unicode ECMA for friendliness. Compiled once, JIT when available.
+ * long Unicode property names; "$" is end-of-subject only (PCRE2_DOLLAR_ENDONLY). \d and \w
+ * become ASCII classes and \b stays ASCII because PCRE2_UCP is off. Literal "{", "}" and "]" are
+ * accepted as in non-unicode ECMA for friendliness. Compiled once, JIT when available.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -210,11 +210,21 @@ static int tr_escape(struct tr *t, bool in_class, bool *negspace)
     char c = t->s[t->i++];
     switch (c) {
     case 'd':
-    case 'D':
+        strbuf_adds(t->out, in_class ? "0-9" : "[0-9]");
+        return 0;
     case 'w':
+        strbuf_adds(t->out, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
+        return 0;
+    case 'D':
     case 'W':
-        strbuf_addch(t->out, '\\');
-        strbuf_addch(t->out, c);
+        /* outside a class spelled out: PCRE2 10.42's JIT mismatches \D and \W on non-ASCII
+         * text when PCRE2_MATCH_INVALID_UTF is set */
+        if (in_class) {
+            strbuf_addch(t->out, '\\');
+            strbuf_addch(t->out, c);
+        } else {
+            strbuf_adds(t->out, c == 'D' ? "[^0-9]" : "[^A-Za-z0-9_]");
+        }
         return 0;
     case 's':
         strbuf_adds(t->out, in_class ? ECMA_SPACE : "[" ECMA_SPACE "]");
@@ -460,8 +470,11 @@ int sk_regex_compile(const char *src, size_t len, bool jit, struct sk_regex **ou
         goto out;
     int ec;
     PCRE2_SIZE eoff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pcre.buf, pcre.len,
-                                     PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eoff, NULL);
+    /* PCRE2_MATCH_INVALID_UTF: a subject with invalid UTF-8 (possible with jansson's unchecked
+     * constructors) simply does not match there, so no UTF check is needed per match */
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pcre.buf, pcre.len,
+                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eoff, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof(msg));
@@ -469,9 +482,9 @@ int sk_regex_compile(const char *src, size_t len, bool jit, struct sk_regex **ou
                      (int)(len > 200 ? 200 : len), src, (const char *)msg);
         goto out;
     }
-    if (jit)
-        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
     struct sk_regex *re = xcalloc(1, sizeof(*re));
+    /* without JIT (unsupported CPU, no executable memory) the interpreter is used */
+    re->jit = jit && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     re->code = code;
     re->source = xstrndup(src, len);
     *out = re;
@@ -492,7 +505,8 @@ void sk_regex_free(struct sk_regex *re)
 int sk_regex_match(const struct sk_regex *re, const char *s, size_t len, pcre2_match_data *md,
                    pcre2_match_context *mctx)
 {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, mctx);
+    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, mctx)
+                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, mctx);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)

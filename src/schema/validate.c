@@ -37,6 +37,8 @@ struct pseg {
 
 struct vctx {
     const struct schema *s;
+    const struct jview *jv;
+    unsigned max_depth;
     struct schema_result *out;
     bool errors; /* collecting errors right now */
     unsigned depth;
@@ -50,6 +52,10 @@ struct vctx {
 
 static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *c,
                       struct annot *ann);
+
+/* Keep the per-keyword dispatch small: the big and the error paths live out of line. */
+#define NOINLINE __attribute__((noinline))
+#define COLD     __attribute__((noinline, cold))
 
 /* --- bit sets and annotations ---------------------------------------------------------- */
 
@@ -213,16 +219,25 @@ static void err_rollback(struct vctx *c, size_t mark)
         sk_result_truncate(c->out, mark);
 }
 
-/* Moves the errors added since mark so that the last one comes first (a combinator's own
- * message before the messages of its branches). */
+/* Moves the errors from index from on to index mark, before the ones added since mark (a
+ * combinator's own message before its branches', missing properties before bad ones). */
+static void err_move_to(struct vctx *c, size_t mark, size_t from)
+{
+    if (!c->errors || from <= mark || from >= c->out->nerrors)
+        return;
+    struct schema_error *e = c->out->errors;
+    size_t tail = c->out->nerrors - from, head = from - mark;
+    struct schema_error *tmp = xmalloc(tail * sizeof(*tmp));
+    memcpy(tmp, &e[from], tail * sizeof(*tmp));
+    memmove(&e[mark + tail], &e[mark], head * sizeof(*tmp));
+    memcpy(&e[mark], tmp, tail * sizeof(*tmp));
+    free(tmp);
+}
+
 static void err_last_first(struct vctx *c, size_t mark)
 {
-    if (!c->errors || c->out->nerrors <= mark + 1)
-        return;
-    struct schema_error last = c->out->errors[c->out->nerrors - 1];
-    memmove(&c->out->errors[mark + 1], &c->out->errors[mark],
-            (c->out->nerrors - 1 - mark) * sizeof(last));
-    c->out->errors[mark] = last;
+    if (c->errors && c->out->nerrors)
+        err_move_to(c, mark, c->out->nerrors - 1);
 }
 
 /* A short rendering of a JSON value for messages. */
@@ -239,7 +254,7 @@ static void brief(const json_t *v, char *buf, size_t size)
 
 /* --- instance types -------------------------------------------------------------------- */
 
-static inline unsigned type_of(const json_t *v)
+static inline unsigned type_of(const struct jview *jv, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -251,7 +266,7 @@ static inline unsigned type_of(const json_t *v)
     case JSON_INTEGER:
         return SK_T_INTEGER;
     case JSON_REAL: {
-        double d = json_real_value(v);
+        double d = jv_real(jv, v);
         if (d > -9.2e18 && d < 9.2e18)
             return d == (double)(long long)d ? SK_T_INTEGER : SK_T_NUMBER;
         return SK_T_INTEGER; /* doubles this large have no fractional part */
@@ -309,17 +324,36 @@ static void type_list(uint8_t mask, struct strbuf *sb)
 
 /* --- helpers for child evaluation ------------------------------------------------------ */
 
-static bool eval_at_key(const struct sk_node *child, const json_t *v, struct vctx *c,
-                        const char *key, size_t klen)
+/* A subschema applied to a child value; a schema that is only a "type" is answered here. */
+static bool eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c);
+
+static inline bool eval_child(const struct sk_node *n, const json_t *v, struct vctx *c)
 {
+    if (c->errors || n->boolean >= 0)
+        return eval_node(n, v, c, NULL);
+    if (!n->nkw)
+        return (n->type_mask & type_of(c->jv, v)) != 0;
+    if (n->scalar)
+        return eval_scalar(n, v, c);
+    return eval_node(n, v, c, NULL);
+}
+
+static inline bool eval_at_key(const struct sk_node *child, const json_t *v, struct vctx *c,
+                               const char *key, size_t klen)
+{
+    if (!c->errors)
+        return eval_child(child, v, c);
     ipush_key(c, key, klen);
     bool ok = eval_node(child, v, c, NULL);
     ipop(c);
     return ok;
 }
 
-static bool eval_at_index(const struct sk_node *child, const json_t *v, struct vctx *c, size_t i)
+static inline bool eval_at_index(const struct sk_node *child, const json_t *v, struct vctx *c,
+                                 size_t i)
 {
+    if (!c->errors)
+        return eval_child(child, v, c);
     ipush_idx(c, i);
     bool ok = eval_node(child, v, c, NULL);
     ipop(c);
@@ -339,118 +373,177 @@ static pcre2_match_data *match_data(struct vctx *c)
 
 /* --- object keywords ------------------------------------------------------------------- */
 
-static const struct sk_prop *props_find(const struct sk_props *p, const char *key, size_t len)
+/* Finds key among the listed names. *hint is where the last match was: members usually come
+ * in the order the schema lists them, so the scan starts just after it. */
+static inline __attribute__((always_inline)) const struct sk_prop *
+props_find_pre(const struct sk_props *p, const char *key, size_t len, uint64_t pre, size_t *hint)
 {
-    uint64_t h = sk_hash_bytes(key, len);
-    for (uint32_t slot = (uint32_t)h & p->tmask;; slot = (slot + 1) & p->tmask) {
+    if (!p->table) {
+        size_t n = p->nprops, i = *hint;
+        for (size_t k = 0; k < n; k++, i++) {
+            if (i >= n)
+                i = 0;
+            const struct sk_prop *pr = &p->props[i];
+            if (pr->prefix == pre && pr->len == len &&
+                (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0)) {
+                *hint = i + 1;
+                return pr;
+            }
+        }
+        return NULL;
+    }
+    for (uint32_t slot = (uint32_t)sk_prefix_hash(pre, len) & p->tmask;;
+         slot = (slot + 1) & p->tmask) {
         uint32_t e = p->table[slot];
         if (!e)
             return NULL;
         const struct sk_prop *pr = &p->props[e - 1];
-        if (pr->hash == h && pr->len == len && memcmp(pr->name, key, len) == 0)
+        if (pr->prefix == pre && pr->len == len &&
+            (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0))
             return pr;
     }
 }
 
-static bool eval_props(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                       struct vctx *c, struct annot *a)
+static inline const struct sk_prop *props_find(const struct sk_props *p, const char *key,
+                                               size_t len, size_t *hint)
+{
+    return props_find_pre(p, key, len, sk_prefix8(key, len), hint);
+}
+
+/* One property name against patternProperties; returns false if the instance fails. */
+static bool eval_patterns(const struct sk_node *n, const struct sk_props *p, const char *key,
+                          size_t klen, const json_t *v, struct vctx *c, bool *matched)
+{
+    bool ok = true;
+    for (size_t j = 0; j < p->npats; j++) {
+        int m = sk_regex_match(p->pats[j].re, key, klen, match_data(c), c->s->mctx);
+        if (m < 0) {
+            ipush_key(c, key, klen);
+            report(c, n, "patternProperties", p->pats[j].source,
+                   "matching the property name against the pattern exceeded its limits");
+            ipop(c);
+            ok = false;
+        } else if (m) {
+            *matched = true;
+            kpush(c, "patternProperties");
+            kpush(c, p->pats[j].source);
+            if (!eval_at_key(p->pats[j].node, v, c, key, klen))
+                ok = false;
+            kpop(c, 2);
+        }
+        if (!ok && !c->errors)
+            return false;
+    }
+    return ok;
+}
+
+static bool eval_additional(const struct sk_node *n, const struct sk_props *p, const char *key,
+                            size_t klen, const json_t *v, struct vctx *c)
+{
+    if (p->additional->boolean == 0) {
+        ipush_key(c, key, klen);
+        report(c, n, "additionalProperties", NULL, "property \"%.*s\" is not allowed", (int)klen,
+               key);
+        ipop(c);
+        return false;
+    }
+    kpush(c, "additionalProperties");
+    bool r = eval_at_key(p->additional, v, c, key, klen);
+    kpop(c, 1);
+    return r;
+}
+
+static bool report_missing(const struct sk_node *n, const struct sk_props *p, uint64_t found,
+                           struct vctx *c)
+{
+    for (size_t i = 0; c->errors && i < p->nprops; i++) {
+        const struct sk_prop *pr = &p->props[i];
+        if (pr->required >= 0 && !(found >> pr->required & 1))
+            report(c, n, "required", NULL, "missing required property \"%.*s\"", (int)pr->len,
+                   pr->name);
+    }
+    return false;
+}
+
+/* properties, patternProperties, additionalProperties and (folded in) required: one pass over
+ * the instance's members, or one lookup per listed name when the instance is much larger. */
+NOINLINE static bool eval_props(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                                struct vctx *c, struct annot *a)
 {
     const struct sk_props *p = k->u.props;
     bool ok = true;
-    if (!a && !p->npats && !p->additional) {
-        /* only "properties": look each one up */
+    uint64_t found = 0;
+    size_t mark = err_mark(c);
+    if (!a && !p->npats && !p->additional && jv_obj_size(c->jv, inst) > 4 * p->nprops + 8) {
         for (size_t i = 0; i < p->nprops; i++) {
             const struct sk_prop *pr = &p->props[i];
             const json_t *v = json_object_getn(inst, pr->name, pr->len);
             if (!v)
                 continue;
+            if (pr->required >= 0)
+                found |= 1ULL << pr->required;
+            if (!pr->node)
+                continue;
             kpush(c, "properties");
             kpush(c, pr->name);
-            bool r = eval_at_key(pr->node, v, c, pr->name, pr->len);
-            kpop(c, 2);
-            if (!r) {
+            if (!eval_at_key(pr->node, v, c, pr->name, pr->len))
                 ok = false;
-                if (!c->errors)
-                    return false;
-            }
+            kpop(c, 2);
+            if (!ok && !c->errors)
+                return false;
         }
-        return ok;
+    } else {
+        size_t idx = 0, hint = 0;
+        const struct jview jv = *c->jv; /* a local copy: its fields stay in registers */
+        void *next;
+        for (void *it = jv_first(&jv, inst); it; it = next, idx++) {
+            /* start fetching the next member, and this one's value, while the name is matched */
+            next = jv_next(&jv, inst, it);
+            if (next)
+                __builtin_prefetch(next);
+            const char *key = jv_key(&jv, it);
+            size_t klen = jv_key_len(&jv, it);
+            const json_t *v = jv_value(&jv, it);
+            __builtin_prefetch(v);
+            bool matched = false;
+            const struct sk_prop *pr = props_find(p, key, klen, &hint);
+            if (pr) {
+                if (pr->required >= 0)
+                    found |= 1ULL << pr->required;
+                if (pr->node) {
+                    matched = true;
+                    kpush(c, "properties");
+                    kpush(c, pr->name);
+                    if (!eval_at_key(pr->node, v, c, key, klen))
+                        ok = false;
+                    kpop(c, 2);
+                }
+            }
+            if (p->npats && !eval_patterns(n, p, key, klen, v, c, &matched))
+                ok = false;
+            if (!matched && p->additional) {
+                matched = true;
+                if (!eval_additional(n, p, key, klen, v, c))
+                    ok = false;
+            }
+            if (!ok && !c->errors)
+                return false;
+            if (matched && a)
+                bits_set(&a->props, idx);
+        }
+        if (a && p->additional)
+            a->props_all = true;
     }
-    size_t idx = 0;
-    for (void *it = json_object_iter((json_t *)inst); it;
-         it = json_object_iter_next((json_t *)inst, it), idx++) {
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
-        const json_t *v = json_object_iter_value(it);
-        bool matched = false;
-        const struct sk_prop *pr = p->nprops ? props_find(p, key, klen) : NULL;
-        if (pr) {
-            matched = true;
-            kpush(c, "properties");
-            kpush(c, pr->name);
-            bool r = eval_at_key(pr->node, v, c, key, klen);
-            kpop(c, 2);
-            if (!r) {
-                ok = false;
-                if (!c->errors)
-                    return false;
-            }
-        }
-        for (size_t j = 0; j < p->npats; j++) {
-            int m = sk_regex_match(p->pats[j].re, key, klen, match_data(c), c->s->mctx);
-            if (m < 0) {
-                ipush_key(c, key, klen);
-                report(c, n, "patternProperties", p->pats[j].source,
-                       "matching the property name against the pattern exceeded its limits");
-                ipop(c);
-                ok = false;
-                if (!c->errors)
-                    return false;
-                continue;
-            }
-            if (!m)
-                continue;
-            matched = true;
-            kpush(c, "patternProperties");
-            kpush(c, p->pats[j].source);
-            bool r = eval_at_key(p->pats[j].node, v, c, key, klen);
-            kpop(c, 2);
-            if (!r) {
-                ok = false;
-                if (!c->errors)
-                    return false;
-            }
-        }
-        if (!matched && p->additional) {
-            matched = true;
-            bool r;
-            if (p->additional->boolean == 0) {
-                ipush_key(c, key, klen);
-                report(c, n, "additionalProperties", NULL, "property \"%.*s\" is not allowed",
-                       (int)klen, key);
-                ipop(c);
-                r = false;
-            } else {
-                kpush(c, "additionalProperties");
-                r = eval_at_key(p->additional, v, c, key, klen);
-                kpop(c, 1);
-            }
-            if (!r) {
-                ok = false;
-                if (!c->errors)
-                    return false;
-            }
-        }
-        if (matched && a)
-            bits_set(&a->props, idx);
+    if ((found & p->required_mask) != p->required_mask) {
+        size_t from = err_mark(c);
+        ok = report_missing(n, p, found, c);
+        err_move_to(c, mark, from);
     }
-    if (a && p->additional)
-        a->props_all = true;
     return ok;
 }
 
-static bool eval_required(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                          struct vctx *c)
+NOINLINE static bool eval_required(const struct sk_node *n, const struct sk_kw *k,
+                                   const json_t *inst, struct vctx *c)
 {
     bool ok = true;
     for (size_t i = 0; i < k->n; i++) {
@@ -465,8 +558,8 @@ static bool eval_required(const struct sk_node *n, const struct sk_kw *k, const 
     return ok;
 }
 
-static bool eval_dep_required(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                              struct vctx *c)
+NOINLINE static bool eval_dep_required(const struct sk_node *n, const struct sk_kw *k,
+                                       const json_t *inst, struct vctx *c)
 {
     bool ok = true;
     for (size_t d = 0; d < k->u.deps->n; d++) {
@@ -487,8 +580,8 @@ static bool eval_dep_required(const struct sk_node *n, const struct sk_kw *k, co
     return ok;
 }
 
-static bool eval_dep_schemas(const struct sk_kw *k, const json_t *inst, struct vctx *c,
-                             struct annot *a)
+NOINLINE static bool eval_dep_schemas(const struct sk_kw *k, const json_t *inst, struct vctx *c,
+                                      struct annot *a)
 {
     bool ok = true;
     for (size_t d = 0; d < k->u.deps->n; d++) {
@@ -508,15 +601,14 @@ static bool eval_dep_schemas(const struct sk_kw *k, const json_t *inst, struct v
     return ok;
 }
 
-static bool eval_property_names(const struct sk_kw *k, const json_t *inst, struct vctx *c)
+NOINLINE static bool eval_property_names(const struct sk_kw *k, const json_t *inst, struct vctx *c)
 {
     bool ok = true;
     const char *saved = c->name_prefix;
     size_t saved_len = c->name_prefix_len;
-    for (void *it = json_object_iter((json_t *)inst); it;
-         it = json_object_iter_next((json_t *)inst, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
+    for (void *it = jv_first(c->jv, inst); it; it = jv_next(c->jv, inst, it)) {
+        const char *key = jv_key(c->jv, it);
+        size_t klen = jv_key_len(c->jv, it);
         json_t *name = json_stringn_nocheck(key, klen);
         c->name_prefix = key;
         c->name_prefix_len = klen;
@@ -535,19 +627,18 @@ static bool eval_property_names(const struct sk_kw *k, const json_t *inst, struc
     return ok;
 }
 
-static bool eval_uneval_props(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                              struct vctx *c, struct annot *a)
+NOINLINE static bool eval_uneval_props(const struct sk_node *n, const struct sk_kw *k,
+                                       const json_t *inst, struct vctx *c, struct annot *a)
 {
     if (a->props_all)
         return true;
     bool ok = true;
     size_t idx = 0;
-    for (void *it = json_object_iter((json_t *)inst); it;
-         it = json_object_iter_next((json_t *)inst, it), idx++) {
+    for (void *it = jv_first(c->jv, inst); it; it = jv_next(c->jv, inst, it), idx++) {
         if (bits_get(&a->props, idx))
             continue;
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
+        const char *key = jv_key(c->jv, it);
+        size_t klen = jv_key_len(c->jv, it);
         bool r;
         if (k->u.sub->boolean == 0) {
             ipush_key(c, key, klen);
@@ -557,7 +648,7 @@ static bool eval_uneval_props(const struct sk_node *n, const struct sk_kw *k, co
             r = false;
         } else {
             kpush(c, k->name);
-            r = eval_at_key(k->u.sub, json_object_iter_value(it), c, key, klen);
+            r = eval_at_key(k->u.sub, jv_value(c->jv, it), c, key, klen);
             kpop(c, 1);
         }
         if (!r) {
@@ -572,17 +663,17 @@ static bool eval_uneval_props(const struct sk_node *n, const struct sk_kw *k, co
 
 /* --- array keywords -------------------------------------------------------------------- */
 
-static bool eval_items(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                       struct vctx *c, struct annot *a)
+NOINLINE static bool eval_items(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                                struct vctx *c, struct annot *a)
 {
     const struct sk_items *it = k->u.items;
-    size_t len = json_array_size(inst);
+    size_t len = jv_arr_len(c->jv, inst);
     bool ok = true;
     size_t np = it->nprefix < len ? it->nprefix : len;
     for (size_t i = 0; i < np; i++) {
         kpush(c, it->prefix_kw);
         kpush_idx(c, i);
-        bool r = eval_at_index(it->prefix[i], json_array_get(inst, i), c, i);
+        bool r = eval_at_index(it->prefix[i], jv_arr_get(c->jv, inst, i), c, i);
         kpop(c, 2);
         if (!r) {
             ok = false;
@@ -598,9 +689,14 @@ static bool eval_items(const struct sk_node *n, const struct sk_kw *k, const jso
             ipop(c);
             ok = false;
         } else {
+            const struct jview jv = *c->jv;
             for (size_t i = np; i < len; i++) {
+                if (i + 2 < len)
+                    __builtin_prefetch(jv_arr_get(&jv, inst, i + 2));
+                if (i + 1 < len && jv.ok && json_is_object(jv_arr_get(&jv, inst, i + 1)))
+                    __builtin_prefetch(jv_first(&jv, jv_arr_get(&jv, inst, i + 1)));
                 kpush(c, it->rest_kw);
-                bool r = eval_at_index(it->rest, json_array_get(inst, i), c, i);
+                bool r = eval_at_index(it->rest, jv_arr_get(&jv, inst, i), c, i);
                 kpop(c, 1);
                 if (!r) {
                     ok = false;
@@ -619,11 +715,11 @@ static bool eval_items(const struct sk_node *n, const struct sk_kw *k, const jso
     return ok;
 }
 
-static bool eval_contains(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                          struct vctx *c, struct annot *a)
+NOINLINE static bool eval_contains(const struct sk_node *n, const struct sk_kw *k,
+                                   const json_t *inst, struct vctx *c, struct annot *a)
 {
     const struct sk_contains *ct = k->u.contains;
-    size_t len = json_array_size(inst);
+    size_t len = jv_arr_len(c->jv, inst);
     bool mark = a && ct->annotates;
     if (ct->min == 0 && !ct->has_max && !mark)
         return true;
@@ -631,7 +727,7 @@ static bool eval_contains(const struct sk_node *n, const struct sk_kw *k, const 
     bool saved = c->errors;
     c->errors = false;
     for (size_t i = 0; i < len; i++) {
-        if (eval_node(ct->node, json_array_get(inst, i), c, NULL)) {
+        if (eval_node(ct->node, jv_arr_get(c->jv, inst, i), c, NULL)) {
             count++;
             if (mark)
                 bits_set(&a->items, i);
@@ -659,18 +755,19 @@ static bool eval_contains(const struct sk_node *n, const struct sk_kw *k, const 
     return true;
 }
 
-static bool eval_unique(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                        struct vctx *c)
+NOINLINE static bool eval_unique(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                                 struct vctx *c)
 {
-    size_t len = json_array_size(inst);
+    size_t len = jv_arr_len(c->jv, inst);
     if (len < 2)
         return true;
     size_t dup_i = 0, dup_j = 0;
-    bool dup = false;
+    bool dup = false, too_deep = false;
     if (len <= 16) {
         for (size_t i = 0; i < len && !dup; i++) {
             for (size_t j = i + 1; j < len; j++) {
-                if (jsonx_equal(json_array_get(inst, i), json_array_get(inst, j))) {
+                if (sk_json_equal(jv_arr_get(c->jv, inst, i), jv_arr_get(c->jv, inst, j),
+                                  &too_deep)) {
                     dup = true;
                     dup_i = i;
                     dup_j = j;
@@ -688,11 +785,12 @@ static bool eval_unique(const struct sk_node *n, const struct sk_kw *k, const js
             size_t idx; /* +1; 0 empty */
         } *table = xcalloc(cap, sizeof(*table));
         for (size_t i = 0; i < len && !dup; i++) {
-            const json_t *v = json_array_get(inst, i);
+            const json_t *v = jv_arr_get(c->jv, inst, i);
             uint64_t h = sk_json_hash(v);
             size_t s = h & (cap - 1);
             while (table[s].idx) {
-                if (table[s].h == h && jsonx_equal(json_array_get(inst, table[s].idx - 1), v)) {
+                if (table[s].h == h &&
+                    sk_json_equal(jv_arr_get(c->jv, inst, table[s].idx - 1), v, &too_deep)) {
                     dup = true;
                     dup_i = table[s].idx - 1;
                     dup_j = i;
@@ -705,18 +803,23 @@ static bool eval_unique(const struct sk_node *n, const struct sk_kw *k, const js
         }
         free(table);
     }
+    if (too_deep) {
+        report(c, n, k->name, NULL, "items nested too deeply to compare (limit %d)",
+               SK_JSON_MAX_DEPTH);
+        return false;
+    }
     if (dup)
         report(c, n, k->name, NULL, "items must be unique (items %zu and %zu are equal)", dup_i,
                dup_j);
     return !dup;
 }
 
-static bool eval_uneval_items(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                              struct vctx *c, struct annot *a)
+NOINLINE static bool eval_uneval_items(const struct sk_node *n, const struct sk_kw *k,
+                                       const json_t *inst, struct vctx *c, struct annot *a)
 {
     if (a->items_all)
         return true;
-    size_t len = json_array_size(inst);
+    size_t len = jv_arr_len(c->jv, inst);
     bool ok = true;
     for (size_t i = a->items_upto; i < len; i++) {
         if (bits_get(&a->items, i))
@@ -729,7 +832,7 @@ static bool eval_uneval_items(const struct sk_node *n, const struct sk_kw *k, co
             r = false;
         } else {
             kpush(c, k->name);
-            r = eval_at_index(k->u.sub, json_array_get(inst, i), c, i);
+            r = eval_at_index(k->u.sub, jv_arr_get(c->jv, inst, i), c, i);
             kpop(c, 1);
         }
         if (!r) {
@@ -744,7 +847,8 @@ static bool eval_uneval_items(const struct sk_node *n, const struct sk_kw *k, co
 
 /* --- combinators and references -------------------------------------------------------- */
 
-static bool eval_all_of(const struct sk_kw *k, const json_t *inst, struct vctx *c, struct annot *a)
+NOINLINE static bool eval_all_of(const struct sk_kw *k, const json_t *inst, struct vctx *c,
+                                 struct annot *a)
 {
     bool ok = true;
     for (size_t i = 0; i < k->u.list.n; i++) {
@@ -761,8 +865,8 @@ static bool eval_all_of(const struct sk_kw *k, const json_t *inst, struct vctx *
     return ok;
 }
 
-static bool eval_any_of(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                        struct vctx *c, struct annot *a)
+NOINLINE static bool eval_any_of(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                                 struct vctx *c, struct annot *a)
 {
     size_t mark = err_mark(c);
     bool any = false;
@@ -791,8 +895,8 @@ static bool eval_any_of(const struct sk_node *n, const struct sk_kw *k, const js
     return false;
 }
 
-static bool eval_one_of(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                        struct vctx *c, struct annot *a)
+NOINLINE static bool eval_one_of(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                                 struct vctx *c, struct annot *a)
 {
     size_t mark = err_mark(c);
     size_t matched = 0, first = 0, second = 0;
@@ -838,8 +942,8 @@ static bool eval_one_of(const struct sk_node *n, const struct sk_kw *k, const js
     return false;
 }
 
-static bool eval_not(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                     struct vctx *c)
+NOINLINE static bool eval_not(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                              struct vctx *c)
 {
     bool saved = c->errors;
     c->errors = false;
@@ -850,7 +954,8 @@ static bool eval_not(const struct sk_node *n, const struct sk_kw *k, const json_
     return !r;
 }
 
-static bool eval_if(const struct sk_kw *k, const json_t *inst, struct vctx *c, struct annot *a)
+NOINLINE static bool eval_if(const struct sk_kw *k, const json_t *inst, struct vctx *c,
+                             struct annot *a)
 {
     const struct sk_cond *cd = k->u.cond;
     struct annot tmp = {0};
@@ -889,49 +994,155 @@ static const struct sk_node *dynamic_target(const struct sk_dynref *d, struct vc
 
 /* --- scalar keywords ------------------------------------------------------------------- */
 
-static bool eval_number(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                        struct vctx *c)
+static const char *const limit_words[] = {
+    [OP_MULTIPLE_OF] = "must be a multiple of", [OP_MAXIMUM] = "must be at most",
+    [OP_EXCL_MAXIMUM] = "must be less than",    [OP_MINIMUM] = "must be at least",
+    [OP_EXCL_MINIMUM] = "must be greater than",
+};
+
+COLD static bool fail_number(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                             struct vctx *c)
 {
-    struct sk_num v;
-    sk_num_from_json(inst, &v);
-    bool ok;
-    const char *what;
-    switch (k->op) {
-    case OP_MULTIPLE_OF:
-        ok = sk_num_multiple_of(&v, &k->u.num);
-        what = "must be a multiple of";
-        break;
-    case OP_MAXIMUM:
-        ok = sk_num_cmp(&v, &k->u.num) <= 0;
-        what = "must be at most";
-        break;
-    case OP_EXCL_MAXIMUM:
-        ok = sk_num_cmp(&v, &k->u.num) < 0;
-        what = "must be less than";
-        break;
-    case OP_MINIMUM:
-        ok = sk_num_cmp(&v, &k->u.num) >= 0;
-        what = "must be at least";
-        break;
-    default:
-        ok = sk_num_cmp(&v, &k->u.num) > 0;
-        what = "must be greater than";
-        break;
-    }
-    if (!ok && c->errors) {
+    if (c->errors) {
+        struct sk_num v;
         char lim[40], got[40];
+        sk_num_from_json(inst, &v);
         sk_num_format(&k->u.num, lim, sizeof(lim));
         sk_num_format(&v, got, sizeof(got));
-        report(c, n, k->name, NULL, "%s %s (got %s)", what, lim, got);
+        report(c, n, k->name, NULL, "%s %s (got %s)", limit_words[k->op], lim, got);
     }
-    return ok;
+    return false;
 }
 
-static bool eval_content(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
-                         struct vctx *c)
+static inline bool number_ok(const struct jview *jv, const struct sk_kw *k, const json_t *inst)
 {
-    const char *s = json_string_value(inst);
-    size_t len = json_string_length(inst);
+    int cmp;
+    const struct sk_num *lim = &k->u.num;
+    if (k->op != OP_MULTIPLE_OF && json_typeof(inst) == JSON_INTEGER &&
+        (lim->is_int || lim->d_exact)) {
+        long long x = jv_int(jv, inst);
+        if (lim->is_int) {
+            cmp = (x > lim->i) - (x < lim->i);
+        } else if (x >= -(1LL << 53) && x <= (1LL << 53)) {
+            double dx = (double)x;
+            cmp = (dx > lim->d) - (dx < lim->d);
+        } else {
+            struct sk_num v;
+            sk_num_from_json(inst, &v);
+            cmp = sk_num_cmp(&v, lim);
+        }
+    } else if (k->op != OP_MULTIPLE_OF && json_typeof(inst) == JSON_REAL && lim->d_exact) {
+        double dx = jv_real(jv, inst);
+        cmp = (dx > lim->d) - (dx < lim->d);
+    } else {
+        struct sk_num v;
+        sk_num_from_json(inst, &v);
+        if (k->op == OP_MULTIPLE_OF)
+            return sk_num_multiple_of(&v, &k->u.num);
+        cmp = sk_num_cmp(&v, &k->u.num);
+    }
+    switch (k->op) {
+    case OP_MAXIMUM:
+        return cmp <= 0;
+    case OP_EXCL_MAXIMUM:
+        return cmp < 0;
+    case OP_MINIMUM:
+        return cmp >= 0;
+    default:
+        return cmp > 0;
+    }
+}
+
+COLD static bool fail_length(const struct sk_node *n, const struct sk_kw *k, size_t got,
+                             const char *unit, struct vctx *c)
+{
+    bool max = k->op == OP_MAX_LENGTH || k->op == OP_MAX_ITEMS || k->op == OP_MAX_PROPS;
+    if (k->op == OP_MAX_LENGTH || k->op == OP_MIN_LENGTH)
+        report(c, n, k->name, NULL, "must be at %s %zu characters long (got %zu)",
+               max ? "most" : "least", k->u.count, got);
+    else
+        report(c, n, k->name, NULL, "must have at %s %zu %s (got %zu)", max ? "most" : "least",
+               k->u.count, unit, got);
+    return false;
+}
+
+static inline bool string_length_ok(const struct jview *jv, const struct sk_kw *k,
+                                    const json_t *inst, size_t *cps)
+{
+    size_t blen = jv_str_len(jv, inst);
+    bool max = k->op == OP_MAX_LENGTH;
+    /* a code point takes 1 to 4 bytes: skip counting when the byte length decides */
+    if (max ? blen <= k->u.count : blen / 4 >= k->u.count)
+        return true;
+    *cps = sk_utf8_length(jv_str(jv, inst), blen);
+    return max ? *cps <= k->u.count : *cps >= k->u.count;
+}
+
+COLD static bool fail_value(const struct sk_node *n, const struct sk_kw *k, struct vctx *c)
+{
+    if (!c->errors)
+        return false;
+    if (k->op == OP_CONST) {
+        char buf[80];
+        brief(k->u.value, buf, sizeof(buf));
+        report(c, n, k->name, NULL, "must be equal to %s", buf);
+        return false;
+    }
+    struct strbuf sb = STRBUF_INIT;
+    for (size_t i = 0; i < k->u.enm.n && sb.len < 120; i++) {
+        char buf[48];
+        brief(k->u.enm.v[i], buf, sizeof(buf));
+        strbuf_addf(&sb, "%s%s", i ? ", " : "", buf);
+        if (i + 1 < k->u.enm.n && sb.len >= 120)
+            strbuf_adds(&sb, ", ...");
+    }
+    report(c, n, k->name, NULL, "must be one of: %s", sb.buf);
+    strbuf_release(&sb);
+    return false;
+}
+
+static inline bool enum_ok(const struct jview *jv, const struct sk_kw *k, const json_t *inst)
+{
+    bool too_deep = false;
+    if (k->u.enm.strs) {
+        if (!json_is_string(inst))
+            return false;
+        const char *s = jv_str(jv, inst);
+        size_t len = jv_str_len(jv, inst);
+        for (size_t i = 0; i < k->u.enm.n; i++) {
+            const struct sk_str *e = &k->u.enm.strs[i];
+            if (e->len == len && memcmp(e->s, s, len) == 0)
+                return true;
+        }
+        return false;
+    }
+    for (size_t i = 0; i < k->u.enm.n; i++) {
+        if (sk_json_equal(inst, k->u.enm.v[i], &too_deep))
+            return true;
+    }
+    return false;
+}
+
+NOINLINE static bool eval_pattern(const struct sk_node *n, const struct sk_kw *k,
+                                  const json_t *inst, struct vctx *c)
+{
+    int m = sk_regex_match(k->u.re, jv_str(c->jv, inst), jv_str_len(c->jv, inst), match_data(c),
+                           c->s->mctx);
+    if (m > 0)
+        return true;
+    if (m < 0)
+        report(c, n, k->name, NULL, "matching against pattern \"%s\" exceeded its limits",
+               k->u.re->source);
+    else
+        report(c, n, k->name, NULL, "does not match the pattern \"%s\"", k->u.re->source);
+    return false;
+}
+
+NOINLINE static bool eval_content(const struct sk_node *n, const struct sk_kw *k,
+                                  const json_t *inst, struct vctx *c)
+{
+    const char *s = jv_str(c->jv, inst);
+    size_t len = jv_str_len(c->jv, inst);
     char *decoded = NULL;
     size_t dlen = len;
     if (k->u.content.base64) {
@@ -948,109 +1159,51 @@ static bool eval_content(const struct sk_node *n, const struct sk_kw *k, const j
     return ok;
 }
 
-static bool eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *inst, unsigned t,
-                    struct vctx *c, struct annot *a)
+static inline bool eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                           struct vctx *c, struct annot *a)
 {
+    size_t got = 0;
     switch ((enum sk_op)k->op) {
-    case OP_TYPE:
-        if (k->u.type_mask & t)
-            return true;
-        if (c->errors) {
-            struct strbuf sb = STRBUF_INIT;
-            type_list(k->u.type_mask, &sb);
-            report(c, n, k->name, NULL, "expected %s, got %s", sb.buf, type_word(t));
-            strbuf_release(&sb);
-        }
-        return false;
-    case OP_CONST:
-        if (jsonx_equal(inst, k->u.value))
-            return true;
-        if (c->errors) {
-            char buf[80];
-            brief(k->u.value, buf, sizeof(buf));
-            report(c, n, k->name, NULL, "must be equal to %s", buf);
-        }
-        return false;
-    case OP_ENUM: {
-        for (size_t i = 0; i < k->u.enm.n; i++) {
-            if (jsonx_equal(inst, k->u.enm.v[i]))
-                return true;
-        }
-        if (c->errors) {
-            struct strbuf sb = STRBUF_INIT;
-            for (size_t i = 0; i < k->u.enm.n && sb.len < 120; i++) {
-                char buf[48];
-                brief(k->u.enm.v[i], buf, sizeof(buf));
-                strbuf_addf(&sb, "%s%s", i ? ", " : "", buf);
-                if (i + 1 < k->u.enm.n && sb.len >= 120)
-                    strbuf_adds(&sb, ", ...");
-            }
-            report(c, n, k->name, NULL, "must be one of: %s", sb.buf);
-            strbuf_release(&sb);
-        }
-        return false;
+    case OP_CONST: {
+        bool too_deep = false;
+        return sk_json_equal(inst, k->u.value, &too_deep) || fail_value(n, k, c);
     }
+    case OP_ENUM:
+        return enum_ok(c->jv, k, inst) || fail_value(n, k, c);
     case OP_MULTIPLE_OF:
     case OP_MAXIMUM:
     case OP_EXCL_MAXIMUM:
     case OP_MINIMUM:
     case OP_EXCL_MINIMUM:
-        return eval_number(n, k, inst, c);
+        return number_ok(c->jv, k, inst) || fail_number(n, k, inst, c);
     case OP_MAX_LENGTH:
-    case OP_MIN_LENGTH: {
-        size_t blen = json_string_length(inst);
-        bool max = k->op == OP_MAX_LENGTH;
-        /* a code point takes 1 to 4 bytes: skip counting when the byte length decides */
-        if (max ? blen <= k->u.count : blen / 4 >= k->u.count)
+    case OP_MIN_LENGTH:
+        if (string_length_ok(c->jv, k, inst, &got))
             return true;
-        size_t cps = sk_utf8_length(json_string_value(inst), blen);
-        if (max ? cps <= k->u.count : cps >= k->u.count)
-            return true;
-        report(c, n, k->name, NULL, "must be at %s %zu characters long (got %zu)",
-               max ? "most" : "least", k->u.count, cps);
-        return false;
-    }
-    case OP_PATTERN: {
-        int m = sk_regex_match(k->u.re, json_string_value(inst), json_string_length(inst),
-                               match_data(c), c->s->mctx);
-        if (m > 0)
-            return true;
-        if (m < 0)
-            report(c, n, k->name, NULL, "matching against pattern \"%s\" exceeded its limits",
-                   k->u.re->source);
-        else
-            report(c, n, k->name, NULL, "does not match the pattern \"%s\"", k->u.re->source);
-        return false;
-    }
+        return fail_length(n, k, got, "characters", c);
+    case OP_PATTERN:
+        return eval_pattern(n, k, inst, c);
     case OP_FORMAT:
-        if (k->u.format->check(json_string_value(inst), json_string_length(inst)))
+        if (k->u.format->check(jv_str(c->jv, inst), jv_str_len(c->jv, inst)))
             return true;
         report(c, n, k->name, NULL, "is not a valid %s", k->u.format->name);
         return false;
     case OP_CONTENT:
         return eval_content(n, k, inst, c);
     case OP_MAX_ITEMS:
-    case OP_MIN_ITEMS: {
-        size_t len = json_array_size(inst);
-        bool max = k->op == OP_MAX_ITEMS;
-        if (max ? len <= k->u.count : len >= k->u.count)
-            return true;
-        report(c, n, k->name, NULL, "must have at %s %zu items (got %zu)", max ? "most" : "least",
-               k->u.count, len);
-        return false;
-    }
+        got = jv_arr_len(c->jv, inst);
+        return got <= k->u.count || fail_length(n, k, got, "items", c);
+    case OP_MIN_ITEMS:
+        got = jv_arr_len(c->jv, inst);
+        return got >= k->u.count || fail_length(n, k, got, "items", c);
     case OP_UNIQUE_ITEMS:
         return eval_unique(n, k, inst, c);
     case OP_MAX_PROPS:
-    case OP_MIN_PROPS: {
-        size_t len = json_object_size(inst);
-        bool max = k->op == OP_MAX_PROPS;
-        if (max ? len <= k->u.count : len >= k->u.count)
-            return true;
-        report(c, n, k->name, NULL, "must have at %s %zu properties (got %zu)",
-               max ? "most" : "least", k->u.count, len);
-        return false;
-    }
+        got = jv_obj_size(c->jv, inst);
+        return got <= k->u.count || fail_length(n, k, got, "properties", c);
+    case OP_MIN_PROPS:
+        got = jv_obj_size(c->jv, inst);
+        return got >= k->u.count || fail_length(n, k, got, "properties", c);
     case OP_REQUIRED:
         return eval_required(n, k, inst, c);
     case OP_DEP_REQUIRED:
@@ -1096,6 +1249,241 @@ static bool eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t
     return true;
 }
 
+/* --- the fast path ------------------------------------------------------------------------
+ * Yes/no validation (no result wanted, no annotations, no dynamic scope, a verified jview) of
+ * the keywords that dominate real documents, without any of the bookkeeping the general
+ * evaluator carries for paths, errors and annotations, reading jansson values directly.
+ * Anything else falls back to eval_node/eval_kw, which give the same answer. */
+
+static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c);
+
+static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c);
+static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c);
+
+/* The commonest single checks inline; the rest through eval_kw. */
+static inline bool fast_scalar_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *v,
+                                  struct vctx *c)
+{
+    size_t got;
+    switch (k->op) {
+    case OP_MAXIMUM:
+    case OP_EXCL_MAXIMUM:
+    case OP_MINIMUM:
+    case OP_EXCL_MINIMUM:
+        return number_ok(c->jv, k, v);
+    case OP_MAX_LENGTH:
+    case OP_MIN_LENGTH:
+        return string_length_ok(c->jv, k, v, &got);
+    case OP_ENUM:
+        return enum_ok(c->jv, k, v);
+    default:
+        return eval_kw(n, k, v, c, NULL);
+    }
+}
+
+static inline __attribute__((always_inline)) bool fast_child(const struct sk_node *n,
+                                                             const json_t *v, struct vctx *c)
+{
+    n = n->fast;
+    bool ok;
+    unsigned t;
+    switch (n->shape) {
+    case SK_SHAPE_BOOL:
+        return n->boolean == 1;
+    case SK_SHAPE_TYPE:
+        return (n->type_mask & type_of(c->jv, v)) != 0;
+    case SK_SHAPE_SCALAR:
+        return eval_scalar(n, v, c);
+    case SK_SHAPE_SCALAR1:
+        t = type_of(c->jv, v);
+        if (!(n->type_mask & t))
+            return false;
+        return !(n->kws[0].types & t) || fast_scalar_kw(n, &n->kws[0], v, c);
+    case SK_SHAPE_PROPS:
+    case SK_SHAPE_ITEMS:
+        t = type_of(c->jv, v);
+        if (!(n->type_mask & t))
+            return false;
+        if (!(n->kws[0].types & t))
+            return true;
+        if (c->depth >= c->max_depth)
+            return false;
+        c->depth++;
+        ok = n->shape == SK_SHAPE_PROPS ? fast_props(n->kws[0].u.props, v, c)
+                                        : fast_items(n->kws[0].u.items, v, c);
+        c->depth--;
+        return ok;
+    default:
+        return fast_node(n, v, c);
+    }
+}
+
+static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c)
+{
+    const struct jview jv = *c->jv;
+    uint64_t found = 0;
+    size_t hint = 0;
+    if (!p->npats && !p->additional && JR_OBJ_SIZE(&jv, inst) > 4 * p->nprops + 8) {
+        for (size_t i = 0; i < p->nprops; i++) {
+            const struct sk_prop *pr = &p->props[i];
+            const json_t *v = json_object_getn(inst, pr->name, pr->len);
+            if (!v)
+                continue;
+            if (pr->required >= 0)
+                found |= 1ULL << pr->required;
+            if (pr->node && !fast_child(pr->node, v, c))
+                return false;
+        }
+        return (found & p->required_mask) == p->required_mask;
+    }
+    const char *head = JR_HEAD(&jv, inst);
+    void *next;
+    for (void *it = JR_NEXT(&jv, head); it != head; it = next) {
+        next = JR_NEXT(&jv, it);
+        __builtin_prefetch(next);
+        const char *key = JR_KEY(&jv, it);
+        size_t klen = JR_KEY_LEN(&jv, it);
+        const json_t *v = JR_VALUE(&jv, it);
+        bool matched = false;
+        const struct sk_prop *pr = props_find_pre(p, key, klen, jr_key_prefix8(key, klen), &hint);
+        if (pr) {
+            if (pr->required >= 0)
+                found |= 1ULL << pr->required;
+            if (pr->node) {
+                if (!fast_child(pr->node, v, c))
+                    return false;
+                matched = true;
+            }
+        }
+        if (p->npats) {
+            for (size_t j = 0; j < p->npats; j++) {
+                int m = sk_regex_match(p->pats[j].re, key, klen, match_data(c), c->s->mctx);
+                if (m < 0)
+                    return false;
+                if (m) {
+                    if (!fast_child(p->pats[j].node, v, c))
+                        return false;
+                    matched = true;
+                }
+            }
+        }
+        if (!matched && p->additional && !fast_child(p->additional, v, c))
+            return false;
+    }
+    return (found & p->required_mask) == p->required_mask;
+}
+
+static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c)
+{
+    const struct jview jv = *c->jv;
+    size_t len = JR_ARR_LEN(&jv, inst);
+    size_t np = it->nprefix < len ? it->nprefix : len;
+    for (size_t i = 0; i < np; i++) {
+        if (!fast_child(it->prefix[i], JR_ARR_GET(&jv, inst, i), c))
+            return false;
+    }
+    if (!it->rest || len == np)
+        return true;
+    const struct sk_node *rest = it->rest->fast;
+    if (rest->boolean >= 0)
+        return rest->boolean == 1;
+    if (!rest->nkw) {
+        for (size_t i = np; i < len; i++) {
+            if (!(rest->type_mask & type_of(&jv, JR_ARR_GET(&jv, inst, i))))
+                return false;
+        }
+        return true;
+    }
+    for (size_t i = np; i < len; i++) {
+        if (i + 2 < len)
+            __builtin_prefetch(JR_ARR_GET(&jv, inst, i + 2));
+        if (!fast_child(rest, JR_ARR_GET(&jv, inst, i), c))
+            return false;
+    }
+    return true;
+}
+
+/* uniqueItems for a few strings: no general JSON comparison needed. */
+static inline bool fast_unique_strings(const json_t *inst, struct vctx *c, bool *handled)
+{
+    const struct jview jv = *c->jv;
+    size_t len = jv_arr_len(&jv, inst);
+    *handled = false;
+    if (len > 16)
+        return true;
+    for (size_t i = 0; i < len; i++) {
+        if (!json_is_string(jv_arr_get(&jv, inst, i)))
+            return true;
+    }
+    *handled = true;
+    for (size_t i = 0; i < len; i++) {
+        const json_t *a = jv_arr_get(&jv, inst, i);
+        size_t la = jv_str_len(&jv, a);
+        for (size_t j = i + 1; j < len; j++) {
+            const json_t *b = jv_arr_get(&jv, inst, j);
+            if (jv_str_len(&jv, b) == la && memcmp(jv_str(&jv, a), jv_str(&jv, b), la) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c)
+{
+    unsigned t = type_of(c->jv, v);
+    if (!(n->type_mask & t))
+        return false;
+    if (n->collects)
+        return eval_node(n, v, c, NULL);
+    if (c->depth >= c->max_depth)
+        return false;
+    c->depth++;
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        if (!(k->types & t))
+            continue;
+        switch (k->op) {
+        case OP_PROPS:
+            ok = fast_props(k->u.props, v, c);
+            break;
+        case OP_ITEMS:
+            ok = fast_items(k->u.items, v, c);
+            break;
+        case OP_REF:
+            ok = fast_child(k->u.sub, v, c);
+            break;
+        case OP_UNIQUE_ITEMS: {
+            bool handled;
+            ok = fast_unique_strings(v, c, &handled);
+            if (!handled)
+                ok = eval_kw(n, k, v, c, NULL);
+            break;
+        }
+        default:
+            ok = eval_kw(n, k, v, c, NULL);
+            break;
+        }
+    }
+    c->depth--;
+    return ok;
+}
+
+/* A node whose ops only check the value itself, in fast mode: no depth, scope or annotation
+ * bookkeeping is needed. */
+static bool eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c)
+{
+    unsigned t = type_of(c->jv, v);
+    if (!(n->type_mask & t))
+        return false;
+    for (uint32_t i = 0; i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        if ((k->types & t) && !eval_kw(n, k, v, c, NULL))
+            return false;
+    }
+    return true;
+}
+
 static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *c,
                       struct annot *ann)
 {
@@ -1104,7 +1492,19 @@ static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *
             report(c, n, NULL, NULL, "no value is allowed here (the schema is false)");
         return n->boolean == 1;
     }
-    if (c->depth >= c->s->max_depth) {
+    unsigned t = type_of(c->jv, inst);
+    if (!(n->type_mask & t)) {
+        if (c->errors) {
+            struct strbuf sb = STRBUF_INIT;
+            type_list(n->type_mask, &sb);
+            report(c, n, "type", NULL, "expected %s, got %s", sb.buf, type_word(t));
+            strbuf_release(&sb);
+        }
+        return false;
+    }
+    if (!n->nkw)
+        return true;
+    if (c->depth >= c->max_depth) {
         report(c, n, NULL, NULL,
                "nesting exceeds the depth limit (%u): the instance or the schema's recursion is "
                "too deep",
@@ -1117,22 +1517,26 @@ static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *
         vec_push(&c->scope, n->res);
         pushed = true;
     }
-    unsigned t = type_of(inst);
-    struct annot local = {0}, *a = ann;
-    if (n->collects)
-        a = &local;
     bool ok = true;
-    for (uint32_t i = 0; i < n->nkw; i++) {
-        const struct sk_kw *k = &n->kws[i];
-        if (!(k->types & t))
-            continue;
-        if (!eval_kw(n, k, inst, t, c, a)) {
-            ok = false;
-            if (!c->errors)
-                break;
+    if (!n->collects) {
+        for (uint32_t i = 0; i < n->nkw; i++) {
+            const struct sk_kw *k = &n->kws[i];
+            if ((k->types & t) && !eval_kw(n, k, inst, c, ann)) {
+                ok = false;
+                if (!c->errors)
+                    break;
+            }
         }
-    }
-    if (n->collects) {
+    } else {
+        struct annot local = {0};
+        for (uint32_t i = 0; i < n->nkw; i++) {
+            const struct sk_kw *k = &n->kws[i];
+            if ((k->types & t) && !eval_kw(n, k, inst, c, &local)) {
+                ok = false;
+                if (!c->errors)
+                    break;
+            }
+        }
         if (ok && ann)
             annot_merge(ann, &local);
         annot_release(&local);
@@ -1145,10 +1549,13 @@ static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *
 
 bool schema_validate(const struct schema *s, const json_t *instance, struct schema_result *out)
 {
-    struct vctx c = {.s = s, .out = out, .errors = out != NULL};
+    struct vctx c = {
+        .s = s, .jv = &s->jv, .max_depth = s->max_depth, .out = out, .errors = out != NULL};
     if (out)
         sk_result_reset(out);
-    bool ok = eval_node(s->root, instance, &c, NULL);
+    /* the dynamic scope needs the general evaluator throughout */
+    bool ok = out || s->dynamic || !s->jv.ok ? eval_node(s->root, instance, &c, NULL)
+                                             : fast_child(s->root, instance, &c);
     if (out) {
         out->valid = ok;
         if (!ok && !out->nerrors)
