@@ -201,6 +201,26 @@ static int tr_property(struct tr *t, bool negated)
     return 0;
 }
 
+/* Escapes with a fixed translation, outside and inside a character class. \d and \w become
+ * ASCII classes; \D and \W are spelled out too outside a class, because PCRE2 10.42's JIT
+ * mismatches them on non-ASCII text when PCRE2_MATCH_INVALID_UTF is set. */
+static const struct {
+    char c;
+    const char *outside, *inside;
+} simple_escapes[] = {
+    {'d', "[0-9]", "0-9"},
+    {'w', "[A-Za-z0-9_]", "A-Za-z0-9_"},
+    {'D', "[^0-9]", "\\D"},
+    {'W', "[^A-Za-z0-9_]", "\\W"},
+    {'s', "[" ECMA_SPACE "]", ECMA_SPACE},
+    {'b', "\\b", "\\x{08}"}, /* a word boundary, or backspace in a class */
+    {'t', "\\t", "\\t"},
+    {'n', "\\n", "\\n"},
+    {'v', "\\x{0B}", "\\x{0B}"},
+    {'f', "\\f", "\\f"},
+    {'r', "\\r", "\\r"},
+};
+
 /* One escape after '\' (t->i at the letter), inside a class or not. *negspace is set for \S
  * inside a class, which the caller must rewrite. */
 static int tr_escape(struct tr *t, bool in_class, bool *negspace)
@@ -208,55 +228,23 @@ static int tr_escape(struct tr *t, bool in_class, bool *negspace)
     if (t->i >= t->len)
         return tr_fail(t, "pattern ends with a backslash");
     char c = t->s[t->i++];
-    switch (c) {
-    case 'd':
-        strbuf_adds(t->out, in_class ? "0-9" : "[0-9]");
-        return 0;
-    case 'w':
-        strbuf_adds(t->out, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
-        return 0;
-    case 'D':
-    case 'W':
-        /* outside a class spelled out: PCRE2 10.42's JIT mismatches \D and \W on non-ASCII
-         * text when PCRE2_MATCH_INVALID_UTF is set */
-        if (in_class) {
-            strbuf_addch(t->out, '\\');
-            strbuf_addch(t->out, c);
-        } else {
-            strbuf_adds(t->out, c == 'D' ? "[^0-9]" : "[^A-Za-z0-9_]");
+    for (size_t k = 0; k < sizeof(simple_escapes) / sizeof(simple_escapes[0]); k++) {
+        if (simple_escapes[k].c == c) {
+            strbuf_adds(t->out, in_class ? simple_escapes[k].inside : simple_escapes[k].outside);
+            return 0;
         }
-        return 0;
-    case 's':
-        strbuf_adds(t->out, in_class ? ECMA_SPACE : "[" ECMA_SPACE "]");
-        return 0;
+    }
+    switch (c) {
     case 'S':
         if (in_class)
             *negspace = true;
         else
             strbuf_adds(t->out, "[^" ECMA_SPACE "]");
         return 0;
-    case 'b':
-        strbuf_adds(t->out, in_class ? "\\x{08}" : "\\b");
-        return 0;
     case 'B':
         if (in_class)
             return tr_fail(t, "\\B inside a character class");
         strbuf_adds(t->out, "\\B");
-        return 0;
-    case 't':
-        strbuf_adds(t->out, "\\t");
-        return 0;
-    case 'n':
-        strbuf_adds(t->out, "\\n");
-        return 0;
-    case 'v':
-        strbuf_adds(t->out, "\\x{0B}");
-        return 0;
-    case 'f':
-        strbuf_adds(t->out, "\\f");
-        return 0;
-    case 'r':
-        strbuf_adds(t->out, "\\r");
         return 0;
     case '0':
         if (t->i < t->len && isdigit((unsigned char)t->s[t->i]))

@@ -1,17 +1,18 @@
 /*
- * schema_validate: runs the compiled nodes over an instance. Two modes share one code path:
- * fast (no result wanted: stop at the first failure, build no paths) and full (collect every
- * error with its keyword and instance locations). Annotations (which properties and items
- * were evaluated) are gathered only below a node that has unevaluated*; the dynamic scope
- * (resources entered) is tracked only when the schema uses $dynamicRef/$recursiveRef.
- * Everything mutable lives in a per-call vctx, so one schema serves many threads.
+ * schema_validate and the general evaluator: runs the compiled nodes over an instance either
+ * stopping at the first failure (a plain yes/no that the fast path in fast.c cannot take) or
+ * collecting every error with its keyword and instance locations. Annotations (which
+ * properties and items were evaluated) are gathered only below a node that has
+ * unevaluated*; the dynamic scope (resources entered) is tracked only when the schema uses
+ * $dynamicRef/$recursiveRef. Everything mutable lives in a per-call vctx, so one schema
+ * serves many threads.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema/internal.h"
+#include "schema/eval.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -28,26 +29,6 @@ struct annot {
     bool props_all, items_all;
     size_t items_upto;
     struct bits props, items;
-};
-
-struct pseg {
-    const char *s; /* NULL: index */
-    size_t len;    /* length, or the index */
-};
-
-struct vctx {
-    const struct schema *s;
-    const struct jview *jv;
-    unsigned max_depth;
-    struct schema_result *out;
-    bool errors; /* collecting errors right now */
-    unsigned depth;
-    VEC(struct pseg) kpath;
-    VEC(struct pseg) ipath;
-    VEC(const struct sk_resource *) scope;
-    pcre2_match_data *md;
-    const char *name_prefix; /* propertyNames: errors are about this key */
-    size_t name_prefix_len;
 };
 
 static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *c,
@@ -254,32 +235,6 @@ static void brief(const json_t *v, char *buf, size_t size)
 
 /* --- instance types -------------------------------------------------------------------- */
 
-static inline unsigned type_of(const struct jview *jv, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return SK_T_OBJECT;
-    case JSON_ARRAY:
-        return SK_T_ARRAY;
-    case JSON_STRING:
-        return SK_T_STRING;
-    case JSON_INTEGER:
-        return SK_T_INTEGER;
-    case JSON_REAL: {
-        double d = jv_real(jv, v);
-        if (d > -9.2e18 && d < 9.2e18)
-            return d == (double)(long long)d ? SK_T_INTEGER : SK_T_NUMBER;
-        return SK_T_INTEGER; /* doubles this large have no fractional part */
-    }
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return SK_T_BOOLEAN;
-    case JSON_NULL:
-        return SK_T_NULL;
-    }
-    return SK_T_NULL;
-}
-
 static const char *type_word(unsigned t)
 {
     switch (t) {
@@ -360,55 +315,7 @@ static inline bool eval_at_index(const struct sk_node *child, const json_t *v, s
     return ok;
 }
 
-static pcre2_match_data *match_data(struct vctx *c)
-{
-    if (!c->md) {
-        struct schema *s = (struct schema *)c->s; /* the cache is atomic */
-        c->md = atomic_exchange(&s->md_cache, NULL);
-        if (!c->md)
-            c->md = pcre2_match_data_create(1, NULL);
-    }
-    return c->md;
-}
-
 /* --- object keywords ------------------------------------------------------------------- */
-
-/* Finds key among the listed names. *hint is where the last match was: members usually come
- * in the order the schema lists them, so the scan starts just after it. */
-static inline __attribute__((always_inline)) const struct sk_prop *
-props_find_pre(const struct sk_props *p, const char *key, size_t len, uint64_t pre, size_t *hint)
-{
-    if (!p->table) {
-        size_t n = p->nprops, i = *hint;
-        for (size_t k = 0; k < n; k++, i++) {
-            if (i >= n)
-                i = 0;
-            const struct sk_prop *pr = &p->props[i];
-            if (pr->prefix == pre && pr->len == len &&
-                (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0)) {
-                *hint = i + 1;
-                return pr;
-            }
-        }
-        return NULL;
-    }
-    for (uint32_t slot = (uint32_t)sk_prefix_hash(pre, len) & p->tmask;;
-         slot = (slot + 1) & p->tmask) {
-        uint32_t e = p->table[slot];
-        if (!e)
-            return NULL;
-        const struct sk_prop *pr = &p->props[e - 1];
-        if (pr->prefix == pre && pr->len == len &&
-            (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0))
-            return pr;
-    }
-}
-
-static inline const struct sk_prop *props_find(const struct sk_props *p, const char *key,
-                                               size_t len, size_t *hint)
-{
-    return props_find_pre(p, key, len, sk_prefix8(key, len), hint);
-}
 
 /* One property name against patternProperties; returns false if the instance fails. */
 static bool eval_patterns(const struct sk_node *n, const struct sk_props *p, const char *key,
@@ -1014,45 +921,6 @@ COLD static bool fail_number(const struct sk_node *n, const struct sk_kw *k, con
     return false;
 }
 
-static inline bool number_ok(const struct jview *jv, const struct sk_kw *k, const json_t *inst)
-{
-    int cmp;
-    const struct sk_num *lim = &k->u.num;
-    if (k->op != OP_MULTIPLE_OF && json_typeof(inst) == JSON_INTEGER &&
-        (lim->is_int || lim->d_exact)) {
-        long long x = jv_int(jv, inst);
-        if (lim->is_int) {
-            cmp = (x > lim->i) - (x < lim->i);
-        } else if (x >= -(1LL << 53) && x <= (1LL << 53)) {
-            double dx = (double)x;
-            cmp = (dx > lim->d) - (dx < lim->d);
-        } else {
-            struct sk_num v;
-            sk_num_from_json(inst, &v);
-            cmp = sk_num_cmp(&v, lim);
-        }
-    } else if (k->op != OP_MULTIPLE_OF && json_typeof(inst) == JSON_REAL && lim->d_exact) {
-        double dx = jv_real(jv, inst);
-        cmp = (dx > lim->d) - (dx < lim->d);
-    } else {
-        struct sk_num v;
-        sk_num_from_json(inst, &v);
-        if (k->op == OP_MULTIPLE_OF)
-            return sk_num_multiple_of(&v, &k->u.num);
-        cmp = sk_num_cmp(&v, &k->u.num);
-    }
-    switch (k->op) {
-    case OP_MAXIMUM:
-        return cmp <= 0;
-    case OP_EXCL_MAXIMUM:
-        return cmp < 0;
-    case OP_MINIMUM:
-        return cmp >= 0;
-    default:
-        return cmp > 0;
-    }
-}
-
 COLD static bool fail_length(const struct sk_node *n, const struct sk_kw *k, size_t got,
                              const char *unit, struct vctx *c)
 {
@@ -1064,18 +932,6 @@ COLD static bool fail_length(const struct sk_node *n, const struct sk_kw *k, siz
         report(c, n, k->name, NULL, "must have at %s %zu %s (got %zu)", max ? "most" : "least",
                k->u.count, unit, got);
     return false;
-}
-
-static inline bool string_length_ok(const struct jview *jv, const struct sk_kw *k,
-                                    const json_t *inst, size_t *cps)
-{
-    size_t blen = jv_str_len(jv, inst);
-    bool max = k->op == OP_MAX_LENGTH;
-    /* a code point takes 1 to 4 bytes: skip counting when the byte length decides */
-    if (max ? blen <= k->u.count : blen / 4 >= k->u.count)
-        return true;
-    *cps = sk_utf8_length(jv_str(jv, inst), blen);
-    return max ? *cps <= k->u.count : *cps >= k->u.count;
 }
 
 COLD static bool fail_value(const struct sk_node *n, const struct sk_kw *k, struct vctx *c)
@@ -1098,28 +954,6 @@ COLD static bool fail_value(const struct sk_node *n, const struct sk_kw *k, stru
     }
     report(c, n, k->name, NULL, "must be one of: %s", sb.buf);
     strbuf_release(&sb);
-    return false;
-}
-
-static inline bool enum_ok(const struct jview *jv, const struct sk_kw *k, const json_t *inst)
-{
-    bool too_deep = false;
-    if (k->u.enm.strs) {
-        if (!json_is_string(inst))
-            return false;
-        const char *s = jv_str(jv, inst);
-        size_t len = jv_str_len(jv, inst);
-        for (size_t i = 0; i < k->u.enm.n; i++) {
-            const struct sk_str *e = &k->u.enm.strs[i];
-            if (e->len == len && memcmp(e->s, s, len) == 0)
-                return true;
-        }
-        return false;
-    }
-    for (size_t i = 0; i < k->u.enm.n; i++) {
-        if (sk_json_equal(inst, k->u.enm.v[i], &too_deep))
-            return true;
-    }
     return false;
 }
 
@@ -1249,226 +1083,6 @@ static inline bool eval_kw(const struct sk_node *n, const struct sk_kw *k, const
     return true;
 }
 
-/* --- the fast path ------------------------------------------------------------------------
- * Yes/no validation (no result wanted, no annotations, no dynamic scope, a verified jview) of
- * the keywords that dominate real documents, without any of the bookkeeping the general
- * evaluator carries for paths, errors and annotations, reading jansson values directly.
- * Anything else falls back to eval_node/eval_kw, which give the same answer. */
-
-static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c);
-
-static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c);
-static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c);
-
-/* The commonest single checks inline; the rest through eval_kw. */
-static inline bool fast_scalar_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *v,
-                                  struct vctx *c)
-{
-    size_t got;
-    switch (k->op) {
-    case OP_MAXIMUM:
-    case OP_EXCL_MAXIMUM:
-    case OP_MINIMUM:
-    case OP_EXCL_MINIMUM:
-        return number_ok(c->jv, k, v);
-    case OP_MAX_LENGTH:
-    case OP_MIN_LENGTH:
-        return string_length_ok(c->jv, k, v, &got);
-    case OP_ENUM:
-        return enum_ok(c->jv, k, v);
-    default:
-        return eval_kw(n, k, v, c, NULL);
-    }
-}
-
-static inline __attribute__((always_inline)) bool fast_child(const struct sk_node *n,
-                                                             const json_t *v, struct vctx *c)
-{
-    n = n->fast;
-    bool ok;
-    unsigned t;
-    switch (n->shape) {
-    case SK_SHAPE_BOOL:
-        return n->boolean == 1;
-    case SK_SHAPE_TYPE:
-        return (n->type_mask & type_of(c->jv, v)) != 0;
-    case SK_SHAPE_SCALAR:
-        return eval_scalar(n, v, c);
-    case SK_SHAPE_SCALAR1:
-        t = type_of(c->jv, v);
-        if (!(n->type_mask & t))
-            return false;
-        return !(n->kws[0].types & t) || fast_scalar_kw(n, &n->kws[0], v, c);
-    case SK_SHAPE_PROPS:
-    case SK_SHAPE_ITEMS:
-        t = type_of(c->jv, v);
-        if (!(n->type_mask & t))
-            return false;
-        if (!(n->kws[0].types & t))
-            return true;
-        if (c->depth >= c->max_depth)
-            return false;
-        c->depth++;
-        ok = n->shape == SK_SHAPE_PROPS ? fast_props(n->kws[0].u.props, v, c)
-                                        : fast_items(n->kws[0].u.items, v, c);
-        c->depth--;
-        return ok;
-    default:
-        return fast_node(n, v, c);
-    }
-}
-
-static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c)
-{
-    const struct jview jv = *c->jv;
-    uint64_t found = 0;
-    size_t hint = 0;
-    if (!p->npats && !p->additional && JR_OBJ_SIZE(&jv, inst) > 4 * p->nprops + 8) {
-        for (size_t i = 0; i < p->nprops; i++) {
-            const struct sk_prop *pr = &p->props[i];
-            const json_t *v = json_object_getn(inst, pr->name, pr->len);
-            if (!v)
-                continue;
-            if (pr->required >= 0)
-                found |= 1ULL << pr->required;
-            if (pr->node && !fast_child(pr->node, v, c))
-                return false;
-        }
-        return (found & p->required_mask) == p->required_mask;
-    }
-    const char *head = JR_HEAD(&jv, inst);
-    void *next;
-    for (void *it = JR_NEXT(&jv, head); it != head; it = next) {
-        next = JR_NEXT(&jv, it);
-        __builtin_prefetch(next);
-        const char *key = JR_KEY(&jv, it);
-        size_t klen = JR_KEY_LEN(&jv, it);
-        const json_t *v = JR_VALUE(&jv, it);
-        bool matched = false;
-        const struct sk_prop *pr = props_find_pre(p, key, klen, jr_key_prefix8(key, klen), &hint);
-        if (pr) {
-            if (pr->required >= 0)
-                found |= 1ULL << pr->required;
-            if (pr->node) {
-                if (!fast_child(pr->node, v, c))
-                    return false;
-                matched = true;
-            }
-        }
-        if (p->npats) {
-            for (size_t j = 0; j < p->npats; j++) {
-                int m = sk_regex_match(p->pats[j].re, key, klen, match_data(c), c->s->mctx);
-                if (m < 0)
-                    return false;
-                if (m) {
-                    if (!fast_child(p->pats[j].node, v, c))
-                        return false;
-                    matched = true;
-                }
-            }
-        }
-        if (!matched && p->additional && !fast_child(p->additional, v, c))
-            return false;
-    }
-    return (found & p->required_mask) == p->required_mask;
-}
-
-static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c)
-{
-    const struct jview jv = *c->jv;
-    size_t len = JR_ARR_LEN(&jv, inst);
-    size_t np = it->nprefix < len ? it->nprefix : len;
-    for (size_t i = 0; i < np; i++) {
-        if (!fast_child(it->prefix[i], JR_ARR_GET(&jv, inst, i), c))
-            return false;
-    }
-    if (!it->rest || len == np)
-        return true;
-    const struct sk_node *rest = it->rest->fast;
-    if (rest->boolean >= 0)
-        return rest->boolean == 1;
-    if (!rest->nkw) {
-        for (size_t i = np; i < len; i++) {
-            if (!(rest->type_mask & type_of(&jv, JR_ARR_GET(&jv, inst, i))))
-                return false;
-        }
-        return true;
-    }
-    for (size_t i = np; i < len; i++) {
-        if (i + 2 < len)
-            __builtin_prefetch(JR_ARR_GET(&jv, inst, i + 2));
-        if (!fast_child(rest, JR_ARR_GET(&jv, inst, i), c))
-            return false;
-    }
-    return true;
-}
-
-/* uniqueItems for a few strings: no general JSON comparison needed. */
-static inline bool fast_unique_strings(const json_t *inst, struct vctx *c, bool *handled)
-{
-    const struct jview jv = *c->jv;
-    size_t len = jv_arr_len(&jv, inst);
-    *handled = false;
-    if (len > 16)
-        return true;
-    for (size_t i = 0; i < len; i++) {
-        if (!json_is_string(jv_arr_get(&jv, inst, i)))
-            return true;
-    }
-    *handled = true;
-    for (size_t i = 0; i < len; i++) {
-        const json_t *a = jv_arr_get(&jv, inst, i);
-        size_t la = jv_str_len(&jv, a);
-        for (size_t j = i + 1; j < len; j++) {
-            const json_t *b = jv_arr_get(&jv, inst, j);
-            if (jv_str_len(&jv, b) == la && memcmp(jv_str(&jv, a), jv_str(&jv, b), la) == 0)
-                return false;
-        }
-    }
-    return true;
-}
-
-static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c)
-{
-    unsigned t = type_of(c->jv, v);
-    if (!(n->type_mask & t))
-        return false;
-    if (n->collects)
-        return eval_node(n, v, c, NULL);
-    if (c->depth >= c->max_depth)
-        return false;
-    c->depth++;
-    bool ok = true;
-    for (uint32_t i = 0; ok && i < n->nkw; i++) {
-        const struct sk_kw *k = &n->kws[i];
-        if (!(k->types & t))
-            continue;
-        switch (k->op) {
-        case OP_PROPS:
-            ok = fast_props(k->u.props, v, c);
-            break;
-        case OP_ITEMS:
-            ok = fast_items(k->u.items, v, c);
-            break;
-        case OP_REF:
-            ok = fast_child(k->u.sub, v, c);
-            break;
-        case OP_UNIQUE_ITEMS: {
-            bool handled;
-            ok = fast_unique_strings(v, c, &handled);
-            if (!handled)
-                ok = eval_kw(n, k, v, c, NULL);
-            break;
-        }
-        default:
-            ok = eval_kw(n, k, v, c, NULL);
-            break;
-        }
-    }
-    c->depth--;
-    return ok;
-}
-
 /* A node whose ops only check the value itself, in fast mode: no depth, scope or annotation
  * bookkeeping is needed. */
 static bool eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c)
@@ -1547,6 +1161,21 @@ static bool eval_node(const struct sk_node *n, const json_t *inst, struct vctx *
     return ok;
 }
 
+bool sk_eval_node(const struct sk_node *n, const json_t *inst, struct vctx *c, struct annot *ann)
+{
+    return eval_node(n, inst, c, ann);
+}
+
+bool sk_eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *inst, struct vctx *c)
+{
+    return eval_kw(n, k, inst, c, NULL);
+}
+
+bool sk_eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c)
+{
+    return eval_scalar(n, v, c);
+}
+
 bool schema_validate(const struct schema *s, const json_t *instance, struct schema_result *out)
 {
     struct vctx c = {
@@ -1555,7 +1184,7 @@ bool schema_validate(const struct schema *s, const json_t *instance, struct sche
         sk_result_reset(out);
     /* the dynamic scope needs the general evaluator throughout */
     bool ok = out || s->dynamic || !s->jv.ok ? eval_node(s->root, instance, &c, NULL)
-                                             : fast_child(s->root, instance, &c);
+                                             : sk_fast_validate(s->root, instance, &c);
     if (out) {
         out->valid = ok;
         if (!ok && !out->nerrors)
