@@ -865,6 +865,8 @@ NOINLINE static bool eval_if(const struct sk_kw *k, const json_t *inst, struct v
                              struct annot *a)
 {
     const struct sk_cond *cd = k->u.cond;
+    if (!cd->then_ && !cd->else_ && !a)
+        return true; /* "if" alone only matters for its annotations */
     struct annot tmp = {0};
     bool saved = c->errors;
     c->errors = false;
