@@ -44,28 +44,16 @@ bool sk_fast_validate(const struct sk_node *n, const json_t *v, struct vctx *c);
 
 static inline unsigned type_of(const struct jview *jv, const json_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return SK_T_OBJECT;
-    case JSON_ARRAY:
-        return SK_T_ARRAY;
-    case JSON_STRING:
-        return SK_T_STRING;
-    case JSON_INTEGER:
-        return SK_T_INTEGER;
-    case JSON_REAL: {
-        double d = jv_real(jv, v);
-        if (d > -9.2e18 && d < 9.2e18)
-            return d == (double)(long long)d ? SK_T_INTEGER : SK_T_NUMBER;
-        return SK_T_INTEGER; /* doubles this large have no fractional part */
-    }
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return SK_T_BOOLEAN;
-    case JSON_NULL:
-        return SK_T_NULL;
-    }
-    return SK_T_NULL;
+    /* indexed by jansson's json_type: object, array, string, integer, real, true, false, null */
+    static const uint8_t bits[8] = {SK_T_OBJECT, SK_T_ARRAY,   SK_T_STRING,  SK_T_INTEGER,
+                                    0,           SK_T_BOOLEAN, SK_T_BOOLEAN, SK_T_NULL};
+    unsigned t = bits[json_typeof(v) & 7];
+    if (t)
+        return t;
+    double d = jv_real(jv, v);
+    if (d > -9.2e18 && d < 9.2e18)
+        return d == (double)(long long)d ? SK_T_INTEGER : SK_T_NUMBER;
+    return SK_T_INTEGER; /* doubles this large have no fractional part */
 }
 
 static inline pcre2_match_data *match_data(struct vctx *c)

@@ -74,10 +74,13 @@ static inline __attribute__((always_inline)) bool fast_child(const struct sk_nod
 
 static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c)
 {
-    const struct jview jv = *c->jv;
+    const struct jview *jv = c->jv;
+    /* the offsets in locals: the compiler cannot keep *jv in registers across calls */
+    const unsigned next_off = jv->it_next, key_off = jv->it_key, len_off = jv->it_key_len,
+                   value_off = jv->it_value;
     uint64_t found = 0;
     size_t hint = 0;
-    if (!p->npats && !p->additional && JR_OBJ_SIZE(&jv, inst) > 4 * p->nprops + 8) {
+    if (!p->npats && !p->additional && JR_OBJ_SIZE(jv, inst) > 4 * p->nprops + 8) {
         for (size_t i = 0; i < p->nprops; i++) {
             const struct sk_prop *pr = &p->props[i];
             const json_t *v = json_object_getn(inst, pr->name, pr->len);
@@ -90,14 +93,14 @@ static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx
         }
         return (found & p->required_mask) == p->required_mask;
     }
-    const char *head = JR_HEAD(&jv, inst);
+    const char *head = JR_HEAD(jv, inst);
     void *next;
-    for (void *it = JR_NEXT(&jv, head); it != head; it = next) {
-        next = JR_NEXT(&jv, it);
+    for (void *it = JV_AT(head, next_off, void *); it != head; it = next) {
+        next = JV_AT(it, next_off, void *);
         __builtin_prefetch(next);
-        const char *key = JR_KEY(&jv, it);
-        size_t klen = JR_KEY_LEN(&jv, it);
-        const json_t *v = JR_VALUE(&jv, it);
+        const char *key = (const char *)it + key_off;
+        size_t klen = JV_AT(it, len_off, size_t);
+        const json_t *v = JV_AT(it, value_off, const json_t *);
         bool matched = false;
         const struct sk_prop *pr = props_find_pre(p, key, klen, jr_key_prefix8(key, klen), &hint);
         if (pr) {
@@ -129,11 +132,12 @@ static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx
 
 static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c)
 {
-    const struct jview jv = *c->jv;
-    size_t len = JR_ARR_LEN(&jv, inst);
+    const struct jview *jv = c->jv;
+    size_t len = JR_ARR_LEN(jv, inst);
+    json_t *const *table = JV_AT(inst, jv->arr_table, json_t **);
     size_t np = it->nprefix < len ? it->nprefix : len;
     for (size_t i = 0; i < np; i++) {
-        if (!fast_child(it->prefix[i], JR_ARR_GET(&jv, inst, i), c))
+        if (!fast_child(it->prefix[i], table[i], c))
             return false;
     }
     if (!it->rest || len == np)
@@ -143,15 +147,15 @@ static bool fast_items(const struct sk_items *it, const json_t *inst, struct vct
         return rest->boolean == 1;
     if (!rest->nkw) {
         for (size_t i = np; i < len; i++) {
-            if (!(rest->type_mask & type_of(&jv, JR_ARR_GET(&jv, inst, i))))
+            if (!(rest->type_mask & type_of(jv, table[i])))
                 return false;
         }
         return true;
     }
     for (size_t i = np; i < len; i++) {
         if (i + 2 < len)
-            __builtin_prefetch(JR_ARR_GET(&jv, inst, i + 2));
-        if (!fast_child(rest, JR_ARR_GET(&jv, inst, i), c))
+            __builtin_prefetch(table[i + 2]);
+        if (!fast_child(rest, table[i], c))
             return false;
     }
     return true;
