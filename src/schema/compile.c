@@ -631,6 +631,18 @@ static int compile_dynamic(struct cctx *cc)
     return 0;
 }
 
+static bool array_only(const struct sk_node *n)
+{
+    if (n->collects)
+        return false;
+    for (size_t i = 0; i < n->nkw; i++) {
+        unsigned op = n->kws[i].op;
+        if (op != OP_ITEMS && op != OP_MIN_ITEMS && op != OP_MAX_ITEMS && op != OP_UNIQUE_ITEMS)
+            return false;
+    }
+    return true;
+}
+
 /* Shapes for the fast path, and forwarding of schemas that are only a "$ref". */
 static void finish_nodes(struct schema *s)
 {
@@ -648,7 +660,7 @@ static void finish_nodes(struct schema *s)
         else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_ITEMS)
             n->shape = SK_SHAPE_ITEMS;
         else
-            n->shape = SK_SHAPE_GENERAL;
+            n->shape = array_only(n) ? SK_SHAPE_ARRAY : SK_SHAPE_GENERAL;
     }
     for (size_t i = 0; i < s->nodes.n; i++) {
         struct sk_node *n = s->nodes.v[i];

@@ -13,6 +13,7 @@ static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c);
 
 static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c);
 static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c);
+static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c);
 
 /* The commonest single checks inline; the rest through eval_kw. */
 static inline bool fast_scalar_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *v,
@@ -67,6 +68,11 @@ static inline __attribute__((always_inline)) bool fast_child(const struct sk_nod
                                         : fast_items(n->kws[0].u.items, v, c);
         c->depth--;
         return ok;
+    case SK_SHAPE_ARRAY:
+        t = type_of(c->jv, v);
+        if (!(n->type_mask & t))
+            return false;
+        return t != SK_T_ARRAY || fast_array(n, v, c);
     default:
         return fast_node(n, v, c);
     }
@@ -184,6 +190,39 @@ static inline bool fast_unique_strings(const json_t *inst, struct vctx *c, bool 
         }
     }
     return true;
+}
+
+/* An array node whose ops are items, minItems, maxItems and uniqueItems. */
+static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c)
+{
+    size_t len = JR_ARR_LEN(c->jv, inst);
+    bool ok = true;
+    if (c->depth >= c->max_depth)
+        return false;
+    c->depth++;
+    for (uint32_t i = 0; ok && i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        switch (k->op) {
+        case OP_MIN_ITEMS:
+            ok = len >= k->u.count;
+            break;
+        case OP_MAX_ITEMS:
+            ok = len <= k->u.count;
+            break;
+        case OP_ITEMS:
+            ok = fast_items(k->u.items, inst, c);
+            break;
+        default: { /* uniqueItems */
+            bool handled;
+            ok = fast_unique_strings(inst, c, &handled);
+            if (!handled)
+                ok = sk_eval_kw(n, k, inst, c);
+            break;
+        }
+        }
+    }
+    c->depth--;
+    return ok;
 }
 
 static bool fast_node(const struct sk_node *n, const json_t *v, struct vctx *c)

@@ -272,6 +272,7 @@ enum sk_shape {
     SK_SHAPE_SCALAR1, /* "type" and one check of the value itself */
     SK_SHAPE_PROPS,   /* "type" and one properties op */
     SK_SHAPE_ITEMS,   /* "type" and one items op */
+    SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems */
 };
 
 /* Ops that only look at the value itself (no subschema, no annotation). */
