@@ -4,5 +4,7 @@
 #include <stddef.h>
 
 const struct cli_command *const cli_commands[] = {
+    &cmd_run_once,
+    &cmd_validate,
     NULL,
 };

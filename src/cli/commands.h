@@ -6,4 +6,7 @@
 
 extern const struct cli_command *const cli_commands[];
 
+extern const struct cli_command cmd_run_once;
+extern const struct cli_command cmd_validate;
+
 #endif
