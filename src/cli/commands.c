@@ -4,5 +4,11 @@
 #include <stddef.h>
 
 const struct cli_command *const cli_commands[] = {
-    &cmd_config_show, &cmd_config_validate, &cmd_config_generate, &cmd_config_reference, NULL,
+    &cmd_run_once,
+    &cmd_validate,
+    &cmd_config_show,
+    &cmd_config_validate,
+    &cmd_config_generate,
+    &cmd_config_reference,
+    NULL,
 };

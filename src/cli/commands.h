@@ -6,6 +6,8 @@
 
 extern const struct cli_command *const cli_commands[];
 
+extern const struct cli_command cmd_run_once;
+extern const struct cli_command cmd_validate;
 /* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;

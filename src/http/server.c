@@ -269,6 +269,15 @@ static void on_tick(void *arg)
     }
 }
 
+/* libmicrohttpd's accept policy: refuse new connections once the server is stopping. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    struct http_server *srv = cls;
+    return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 int http_server_start(struct http_server *srv, struct err *err)
 {
     if (srv->started)
@@ -309,8 +318,8 @@ int http_server_start(struct http_server *srv, struct err *err)
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_on_connection, srv};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_on_access, srv, MHD_OPTION_ARRAY,
-                                   opts, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(flags, 0, accept_policy, srv, http_on_access, srv,
+                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!srv->daemon) {
         rc = err_set(err, E_IO, "cannot start the HTTP server on %s port %u", srv->bind_address,
                      srv->port);
@@ -353,9 +362,10 @@ void http_server_stop(struct http_server *srv)
 {
     if (!srv || !srv->started)
         return;
+    /* New connections are refused by accept_policy from here on. Not MHD_quiesce_daemon:
+     * in libmicrohttpd 0.9.75 it panics when the connection limit has taken the listening
+     * socket out of the epoll set at that moment. */
     atomic_store(&srv->stopping, true);
-    if (MHD_quiesce_daemon(srv->daemon) == MHD_INVALID_SOCKET)
-        srv->listen_fd = -1; /* not handed back: libmicrohttpd closes it */
     http_ws_shutdown(srv);
     http_sse_shutdown(srv);
     answer_pending_for_stop(srv);
@@ -383,12 +393,10 @@ void http_server_stop(struct http_server *srv)
         pthread_cond_timedwait(&srv->idle, &srv->lock, &ts);
     }
     pthread_mutex_unlock(&srv->lock);
-    MHD_stop_daemon(srv->daemon);
+    MHD_stop_daemon(srv->daemon); /* closes the listening socket too */
     srv->daemon = NULL;
     io_stop(srv->io);
     srv->io = NULL;
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
     srv->listen_fd = -1;
     srv->started = false;
 }

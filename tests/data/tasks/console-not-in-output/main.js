@@ -1,0 +1,1 @@
+function main(input) { console.log("LOG-LINE"); console.error("ERR-LINE"); return {ok: true}; }

@@ -1,0 +1,1 @@
+async function main(input) { const r = await fetch(input.url); return {status: r.status}; }

@@ -1,0 +1,1 @@
+function main(input) { while (true) {} }

@@ -1,0 +1,1 @@
+function main(input) { return {n: 10n}; }

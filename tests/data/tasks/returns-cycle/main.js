@@ -1,0 +1,1 @@
+function main(input) { const a = {}; a.self = a; return a; }

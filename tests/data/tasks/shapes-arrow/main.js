@@ -1,0 +1,1 @@
+(input, context) => ({ doubled: input.n * 2, task: context.taskVersion })

@@ -1,0 +1,1 @@
+async (input) => { await null; return { n: input.n }; }

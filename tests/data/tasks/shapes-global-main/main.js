@@ -1,0 +1,2 @@
+const k = 10;
+function main(input) { return { n: input.n + k }; }

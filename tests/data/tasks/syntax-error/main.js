@@ -1,0 +1,3 @@
+function main(input) {
+  return {a: 1,, b: 2};
+}

@@ -1,0 +1,4 @@
+function main(input) {
+  const x = input.missing;
+  return x.field;
+}

@@ -1,0 +1,1 @@
+function main(input) { throw new HttpError(404, "no such item"); }
