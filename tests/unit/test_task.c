@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <zip.h>
 
+#include "store/store.h"
+#include "task/registry.h"
 #include "task/task.h"
 #include "task/testcase.h"
 #include "util/json.h"
@@ -419,4 +421,54 @@ TEST(testcase_mocks_match_exact_then_substring_in_order)
     CHECK_STR_EQ(testcase_find_mock(&tc, "GET", "https://x.test/seq", NULL, NULL, 0)->body, "2");
     CHECK(testcase_find_mock(&tc, "GET", "https://elsewhere.test/", NULL, NULL, 0) == NULL);
     testcase_release(&tc);
+}
+
+TEST(registry_syncs_folders_into_the_store)
+{
+    struct store *st;
+    struct err e = {0};
+    char *url = xasprintf("sqlite://%s/registry.db", test_tmpdir());
+    REQUIRE(store_open(url, NULL, &st, &e) == 0);
+    free(url);
+    char *root = fs_path_join(test_tmpdir(), "registry");
+    fs_remove_tree(root, NULL);
+    char *a = fs_path_join(root, "alpha");
+    char *b = fs_path_join(root, "beta");
+    char *bad = fs_path_join(root, "broken");
+    static const char *const alpha[] = {"metadata.json", "{\"name\":\"alpha\",\"version\":\"1\"}",
+                                        "main.js", "function main(){return 1}", NULL};
+    static const char *const beta[] = {"metadata.json", "{\"name\":\"beta\",\"version\":\"1\"}",
+                                       "main.js", "function main(){return 2}", NULL};
+    static const char *const broken[] = {"metadata.json", "{\"version\":\"1\"}", "main.js", "x",
+                                         NULL};
+    free(make_task("registry/alpha", alpha));
+    free(make_task("registry/beta", beta));
+    free(make_task("registry/broken", broken));
+    const char *paths[] = {root};
+    json_t *report = NULL;
+    REQUIRE(registry_sync_paths(st, paths, 1, &report, &e) == 0);
+    CHECK_INT_EQ(json_array_size(json_object_get(report, "added")), 2);
+    CHECK_INT_EQ(json_array_size(json_object_get(report, "errors")), 1);
+    CHECK_CONTAINS(jsonx_str(json_array_get(json_object_get(report, "errors"), 0), "error"),
+                   "missing \"name\"");
+    json_decref(report);
+    /* Unchanged on a second sync; a changed task is updated with a new version row. */
+    static const char *const beta2[] = {"metadata.json", "{\"name\":\"beta\",\"version\":\"2\"}",
+                                        "main.js", "function main(){return 22}", NULL};
+    free(make_task("registry/beta", beta2));
+    REQUIRE(registry_sync_paths(st, paths, 1, &report, &e) == 0);
+    CHECK_INT_EQ(json_array_size(json_object_get(report, "unchanged")), 1);
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(report, "updated"), 0)), "beta");
+    json_decref(report);
+    json_t *row = NULL;
+    REQUIRE(store_get_by(st, STORE_TASKS, "name", "beta", &row, &e) == 0);
+    CHECK_STR_EQ(jsonx_str(row, "version"), "2");
+    CHECK_STR_EQ(jsonx_str(row, "sourceCode"), "function main(){return 22}");
+    CHECK_STR_EQ(jsonx_str(row, "source"), "registry");
+    json_decref(row);
+    store_close(st);
+    free(a);
+    free(b);
+    free(bad);
+    free(root);
 }
