@@ -6,6 +6,10 @@
 const struct cli_command *const cli_commands[] = {
     &cmd_run_once,
     &cmd_validate,
+    &cmd_serve,
+    &cmd_apikey_create,
+    &cmd_apikey_list,
+    &cmd_apikey_revoke,
     &cmd_config_show,
     &cmd_config_validate,
     &cmd_config_generate,

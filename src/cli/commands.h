@@ -8,6 +8,11 @@ extern const struct cli_command *const cli_commands[];
 
 extern const struct cli_command cmd_run_once;
 extern const struct cli_command cmd_validate;
+extern const struct cli_command cmd_serve;
+/* cmd_apikey.c */
+extern const struct cli_command cmd_apikey_create;
+extern const struct cli_command cmd_apikey_list;
+extern const struct cli_command cmd_apikey_revoke;
 /* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;
