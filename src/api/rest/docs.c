@@ -73,9 +73,12 @@ static int docs_page(struct http_request *req, void *ud, struct err *err)
     return http_respond(req, resp);
 }
 
+/* Static documents: not rate limited, like the health checks. */
+#define DOC_FLAGS HTTP_ROUTE_NO_RATE_LIMIT
+
 static const struct rest_route routes[] = {
     {"/api/v1",
-     {HTTP_GET, "/openapi.json", openapi_json, HTTP_ROLE_NONE, 0, 0},
+     {HTTP_GET, "/openapi.json", openapi_json, HTTP_ROLE_NONE, DOC_FLAGS, 0},
      "This OpenAPI 3.1 document",
      "docs",
      NULL,
@@ -87,7 +90,7 @@ static const struct rest_route routes[] = {
      "application/json",
      0},
     {"",
-     {HTTP_GET, "/docs", docs_page, HTTP_ROLE_NONE, 0, 0},
+     {HTTP_GET, "/docs", docs_page, HTTP_ROLE_NONE, DOC_FLAGS, 0},
      "A page that renders this document",
      "docs",
      NULL,
