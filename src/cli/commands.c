@@ -6,9 +6,11 @@
 const struct cli_command *const cli_commands[] = {
     &cmd_run_once,
     &cmd_validate,
+    &cmd_worker,
     &cmd_config_show,
     &cmd_config_validate,
     &cmd_config_generate,
     &cmd_config_reference,
+    &cmd_worker_process,
     NULL,
 };

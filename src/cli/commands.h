@@ -8,6 +8,9 @@ extern const struct cli_command *const cli_commands[];
 
 extern const struct cli_command cmd_run_once;
 extern const struct cli_command cmd_validate;
+/* cmd_worker.c */
+extern const struct cli_command cmd_worker;
+extern const struct cli_command cmd_worker_process;
 /* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;
