@@ -323,14 +323,16 @@ static int run_serve(const struct cli_args *args, struct err *err)
             log_warn("registry: %s", jsonx_str(v, "error"));
     }
     if (rc == 0)
-        rc = dispatcher_new(&s.loop, s.store, s.cfg, s.bus, &s.disp, err);
+        rc = dispatcher_new_with(&s.loop, s.store, s.cfg, s.bus,
+                                 &(struct dispatcher_options){.metrics = s.metrics,
+                                                              .node_id = s.node_id,
+                                                              .node_kind = "serve"},
+                                 &s.disp, err);
     if (rc == 0) {
         struct service_options so = {
             .store = s.store,
             .cfg = s.cfg,
             .dispatcher = s.disp,
-            .bus = s.bus,
-            .metrics = s.metrics,
             .registry_paths = (const char *const *)s.paths,
             .n_registry_paths = s.npaths,
         };

@@ -10,9 +10,11 @@ const struct cli_command *const cli_commands[] = {
     &cmd_apikey_create,
     &cmd_apikey_list,
     &cmd_apikey_revoke,
+    &cmd_worker,
     &cmd_config_show,
     &cmd_config_validate,
     &cmd_config_generate,
     &cmd_config_reference,
+    &cmd_worker_process,
     NULL,
 };

@@ -13,6 +13,9 @@ extern const struct cli_command cmd_serve;
 extern const struct cli_command cmd_apikey_create;
 extern const struct cli_command cmd_apikey_list;
 extern const struct cli_command cmd_apikey_revoke;
+/* cmd_worker.c */
+extern const struct cli_command cmd_worker;
+extern const struct cli_command cmd_worker_process;
 /* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;

@@ -16,7 +16,6 @@ struct engine;
 struct schema;
 struct schema_registry;
 struct tz_db;
-struct metric;
 
 /* A task's compiled input schema, shared by concurrent checks (reference-counted). */
 struct schema_entry {
@@ -47,9 +46,6 @@ struct service {
     struct store *store;
     const struct config *cfg;
     struct dispatcher *dispatcher;
-    struct event_bus *bus;
-    int bus_sub;
-    struct metrics *metrics;
     char **registry_paths;
     size_t n_registry_paths;
     int64_t started_ms;
@@ -63,10 +59,6 @@ struct service {
     pthread_mutex_t engine_lock; /* one user of the engine at a time */
     struct engine *engine;       /* created on first use */
     struct schema_registry *schema_registry;
-
-    /* Run metrics, fed from the event bus. */
-    struct metric *runs_total;
-    struct metric *run_seconds;
 };
 
 /* Is s a plain non-negative decimal id (1-18 digits)? */
@@ -123,9 +115,5 @@ int svc_time_of(const json_t *v, const char *field, int64_t *out, struct err *er
 /* Rows of e whose time field is at or after since. */
 int svc_count_since(struct service *svc, enum store_entity e, const char *field, int64_t since,
                     int64_t *n, struct err *err);
-
-/* Run metrics from the event bus. */
-void svc_metrics_init(struct service *svc);
-void svc_metrics_fini(struct service *svc);
 
 #endif

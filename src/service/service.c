@@ -1,14 +1,13 @@
 /*
  * The service context and what every use case shares: resolving refs, generic lists, the
- * compiled-schema cache, the engine used for syntax checks and tests, health and readiness,
- * and the run metrics fed from the event bus.
+ * compiled-schema cache, the engine used for syntax checks and tests, health and readiness.
+ * (The queue's metrics — runs, queue depth, workers, run durations — are the dispatcher's.)
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "engine/engine.h"
-#include "queue/events.h"
 #include "queue/tz.h"
 #include "schema/schema.h"
 #include "service/internal.h"
@@ -16,7 +15,6 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
-#include "util/metrics.h"
 #include "util/timeutil.h"
 #include "util/uuid.h"
 #include "util/version.h"
@@ -63,8 +61,6 @@ int service_new(const struct service_options *o, struct service **out, struct er
     svc->store = o->store;
     svc->cfg = o->cfg;
     svc->dispatcher = o->dispatcher;
-    svc->bus = o->bus;
-    svc->metrics = o->metrics;
     svc->started_ms = time_now_ms();
     svc->zones = tz_db_new(NULL);
     svc->schema_registry = schema_registry_new();
@@ -76,7 +72,6 @@ int service_new(const struct service_options *o, struct service **out, struct er
             svc->registry_paths[i] = xstrdup(o->registry_paths[i]);
         svc->n_registry_paths = o->n_registry_paths;
     }
-    svc_metrics_init(svc);
     *out = svc;
     return 0;
 }
@@ -93,7 +88,6 @@ void service_free(struct service *svc)
 {
     if (!svc)
         return;
-    svc_metrics_fini(svc);
     for (size_t i = 0; i < SCHEMA_CACHE_SIZE; i++)
         schema_entry_free(svc->schemas[i]);
     for (size_t i = 0; i < svc->n_registry_paths; i++)
@@ -397,96 +391,4 @@ int service_ready(struct service *svc, json_t **out, struct err *err)
         return 0;
     return err_set(err, E_UNAVAILABLE, "not ready: %s",
                    !store_ok ? e.msg : "no worker is ready to take runs");
-}
-
-/* ---- metrics ---- */
-
-static const double run_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                     0.5,    1,     2.5,    5,     10,   30,    60,   300};
-
-static void on_event(void *ud, const struct event *ev)
-{
-    struct service *svc = ud;
-    if (ev->kind != EVENT_EXECUTION || !ev->status)
-        return;
-    if (strcmp(ev->status, "COMPLETED") != 0 && strcmp(ev->status, "FAILED") != 0 &&
-        strcmp(ev->status, "CANCELLED") != 0)
-        return;
-    char lower[16];
-    size_t i = 0;
-    for (; ev->status[i] && i + 1 < sizeof(lower); i++)
-        lower[i] = (char)(ev->status[i] - 'A' + 'a');
-    lower[i] = '\0';
-    metric_counter_inc(metric_with(svc->runs_total, lower, NULL));
-    json_t *d = json_object_get(ev->data, "durationMs");
-    if (json_is_number(d))
-        metric_histogram_observe(metric_with(svc->run_seconds, NULL),
-                                 json_number_value(d) / 1000.0);
-}
-
-static void collect(struct metrics *m, void *ud)
-{
-    struct service *svc = ud;
-    struct store_queue_stats qs;
-    struct err e = {0};
-    struct metric *depth =
-        metrics_gauge(m, "ratchet_queue_depth", "Jobs waiting (queued or retrying), by priority.",
-                      (const char *[]){"priority", NULL}, NULL);
-    struct metric *jobs = metrics_gauge(m, "ratchet_jobs", "Jobs in the store, by status.",
-                                        (const char *[]){"status", NULL}, NULL);
-    if (store_job_stats(svc->store, time_now_ms(), &qs, &e) == 0) {
-        for (int p = 1; p <= 4; p++)
-            metric_gauge_set(metric_with(depth, store_priority_name(p), NULL),
-                             (double)qs.depth_by_priority[p]);
-        for (int s = 0; s < STORE_JOB__COUNT; s++)
-            metric_gauge_set(
-                metric_with(jobs, store_job_status_name((enum store_job_status)s), NULL),
-                (double)qs.by_status[s]);
-    }
-    if (!svc->dispatcher)
-        return;
-    struct metric *workers =
-        metrics_gauge(m, "ratchet_workers", "Worker processes of this node, by state.",
-                      (const char *[]){"state", NULL}, NULL);
-    static const char *const states[] = {"starting", "ready", "busy", "stopping", "failed", NULL};
-    double counts[6] = {0};
-    json_t *ws = dispatcher_workers(svc->dispatcher);
-    size_t i;
-    json_t *w;
-    json_array_foreach(ws, i, w)
-    {
-        const char *st = svc_row_str(w, "status");
-        size_t k = 0;
-        while (states[k] && !(st && strcasecmp(st, states[k]) == 0))
-            k++;
-        if (states[k])
-            counts[k]++;
-        else if (st)
-            metric_gauge_set(metric_with(workers, st, NULL), 1); /* a state we do not know */
-    }
-    json_decref(ws);
-    for (size_t k = 0; states[k]; k++)
-        metric_gauge_set(metric_with(workers, states[k], NULL), counts[k]);
-}
-
-void svc_metrics_init(struct service *svc)
-{
-    if (!svc->metrics)
-        return;
-    svc->runs_total = metrics_counter(svc->metrics, "ratchet_runs_total",
-                                      "Task runs finished on this node, by outcome.",
-                                      (const char *[]){"status", NULL}, NULL);
-    svc->run_seconds = metrics_histogram(svc->metrics, "ratchet_run_duration_seconds",
-                                         "Run time of finished task runs.", NULL, run_buckets,
-                                         sizeof(run_buckets) / sizeof(run_buckets[0]), NULL);
-    metrics_on_collect(svc->metrics, collect, svc);
-    if (svc->bus)
-        svc->bus_sub = event_bus_subscribe(svc->bus, on_event, svc);
-}
-
-void svc_metrics_fini(struct service *svc)
-{
-    if (svc->bus && svc->bus_sub > 0)
-        event_bus_unsubscribe(svc->bus, svc->bus_sub);
-    svc->bus_sub = 0;
 }

@@ -32,8 +32,6 @@
 struct config;
 struct dispatcher;
 struct err;
-struct event_bus;
-struct metrics;
 struct service;
 
 /* Largest page a list returns, and the default when the caller asks for none. */

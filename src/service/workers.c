@@ -24,8 +24,8 @@ int service_node_get(struct service *svc, const char *ref, json_t **row, struct 
     return rc;
 }
 
-/* A live worker of the dispatcher in the store's shape. */
-static json_t *from_live(const json_t *w)
+/* A live worker of the dispatcher (of node node_id) in the store's shape. */
+static json_t *from_live(const json_t *w, const char *node_id)
 {
     json_t *o = json_object();
     json_t *id = json_object_get(w, "id");
@@ -37,6 +37,8 @@ static json_t *from_live(const json_t *w)
         json_t *v = json_object_get(w, same[i]);
         json_object_set(o, same[i], v ? v : json_null());
     }
+    if (node_id)
+        json_object_set_new(o, "nodeId", json_string(node_id));
     json_t *hb = json_object_get(w, "lastHeartbeat");
     json_object_set(o, "heartbeatAt", hb ? hb : json_null());
     json_object_set_new(o, "live", json_true());
@@ -118,7 +120,8 @@ int service_workers_list(struct service *svc, const struct store_query *q, json_
     json_t *live = svc->dispatcher ? dispatcher_workers(svc->dispatcher) : json_array();
     size_t i;
     json_t *w;
-    json_array_foreach(live, i, w) json_array_append_new(all, from_live(w));
+    const char *node = svc->dispatcher ? dispatcher_node_id(svc->dispatcher) : NULL;
+    json_array_foreach(live, i, w) json_array_append_new(all, from_live(w, node));
     json_t *stored = NULL;
     int rc = store_list(svc->store, STORE_WORKERS, NULL, &stored, NULL, err);
     if (rc < 0) {
