@@ -338,8 +338,8 @@ static int run_serve(const struct cli_args *args, struct err *err)
         };
         rc = service_new(&so, &s.svc, err);
     }
-    if (rc == 0)
-        rc = dispatcher_start(s.disp, args->self_path, err);
+    /* Bind before spawning workers: a taken port fails fast. A request that comes in before
+     * the workers are up waits for them (and /ready says so). */
     struct http_config hc;
     if (rc == 0) {
         http_config_from(s.cfg, &s, &hc, &methods, &headers);
@@ -351,6 +351,8 @@ static int run_serve(const struct cli_args *args, struct err *err)
     }
     if (rc == 0)
         rc = http_server_start(s.http, err);
+    if (rc == 0)
+        rc = dispatcher_start(s.disp, args->self_path, err);
     if (rc == 0 && !cli_flag(args, "no-watch"))
         rc = service_watch_start(s.svc, &s.loop, &s.watch, err);
     if (rc == 0) {

@@ -46,7 +46,7 @@ static void on_result(void *ud, const struct dispatcher_run_result *res)
     if (res->status == 0)
         json_object_set_new(body, "output", output ? output : json_null());
     if (res->error)
-        json_object_set_new(body, "error", json_deep_copy(res->error));
+        json_object_set_new(body, "taskError", json_deep_copy(res->error));
     json_object_set_new(body, "logs", res->logs ? json_deep_copy(res->logs) : json_array());
     json_object_set_new(body, "durationMs", json_integer(res->duration_ms));
 

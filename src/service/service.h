@@ -158,8 +158,9 @@ struct service_run_result {
                             -E_CANCELLED, -E_UNAVAILABLE, -E_INTERNAL */
     const char *message; /* when status != 0: one line for people */
     /* The whole answer, the same for success and failure: {executionId, executionUuid, taskId,
-     * status: "COMPLETED"|"FAILED", output?, error?: {type, message, stack?, status?,
-     * details?}, logs: [{timestamp, level, message}], durationMs}. */
+     * status: "COMPLETED"|"FAILED"|"CANCELLED", output?, taskError?: {type, message, stack?,
+     * status?, details?}, logs: [{timestamp, level, message}], durationMs}. (Not "error": an
+     * error answer's "error" member is its code.) */
     const json_t *body;
 };
 
