@@ -304,6 +304,10 @@ static int run_serve(const struct cli_args *args, struct err *err)
         return rc;
     log_configure((enum log_level)s.cfg->logging.level, (enum log_format)s.cfg->logging.format,
                   "serve");
+    /* A write to a worker or a client that has gone must fail with EPIPE, not kill the node
+     * (libuv writes to the worker pipes with write(2)). Before any thread starts. */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &ign, NULL);
     char host[64] = "node";
     gethostname(host, sizeof(host) - 1);
     snprintf(s.node_id, sizeof(s.node_id), "%s-%d", host, (int)getpid());

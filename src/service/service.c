@@ -258,16 +258,19 @@ int svc_schema_get(struct service *svc, const json_t *task_row, struct schema_en
             slot = i;
         }
     }
+    /* The victim loses the cache's reference; its last user (maybe the cache) frees it. */
     struct schema_entry *victim = svc->schemas[slot];
+    bool free_victim = false;
     if (victim) {
-        victim->task_id = -1; /* uncached: freed by its last user */
-        if (victim->refs == 0)
-            schema_entry_free(victim);
+        victim->task_id = -1;
+        free_victim = --victim->refs == 0;
     }
     e->refs++; /* the cache's reference */
     e->last_used = ++svc->schema_clock;
     svc->schemas[slot] = e;
     pthread_mutex_unlock(&svc->lock);
+    if (free_victim)
+        schema_entry_free(victim);
     *out = e;
     return 0;
 }

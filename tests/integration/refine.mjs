@@ -125,10 +125,11 @@ async function run(backend) {
   });
   const exit = await srv.stop();
   await test(L('the server stops cleanly'), async () => {
-    assert.equal(exit.code, 0);
-    assert.ok(!sanitizerProblems(srv.log()), 'a sanitizer reported an error');
+    const tail = srv.log().split('\n').slice(-40).join('\n');
+    assert.equal(exit.code, 0, `exit ${exit.code ?? exit.signal}\n${tail}`);
+    assert.ok(!sanitizerProblems(srv.log()), `a sanitizer reported an error\n${tail}`);
   });
-  if (!failed) srv.cleanup();
+  if (!failed) srv.cleanup(); else console.log(`# server dir kept: ${srv.dir}`);
 }
 
 for (const b of backends()) await run(b);
