@@ -10,6 +10,7 @@
 //   QUEUE_BENCH_IDLE_JOBS [1000]    jobs per low-load repetition (one at a time)
 //   QUEUE_BENCH_IDLE_GAP_MS [5]     idle time between two low-load jobs
 //   QB_CONCURRENCY, QB_LOCAL_QUEUE, QB_BATCH_DELAY: per-worker settings (see worker.mjs)
+//   QB_REMOVE_ON_COMPLETE=1         (BullMQ) delete completed jobs instead of keeping them
 //   QB_LABEL, QB_DURABILITY, QB_STORE: text for the output
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -41,13 +42,15 @@ if (system === 'bullmq') {
     const { Queue } = await import('bullmq');
     const { default: IORedis } = await import('ioredis');
     const connection = new IORedis(url, { maxRetriesPerRequest: null });
-    const queue = new Queue('bench', { connection });
+    const removeOnComplete = process.env.QB_REMOVE_ON_COMPLETE === '1';
+    const queue = new Queue('bench', { connection, defaultJobOptions: removeOnComplete ? { removeOnComplete: true } : {} });
     await queue.waitUntilReady();
     await queue.obliterate({ force: true });
     producer = {
         version: `bullmq ${pkgVersion('bullmq')} (ioredis ${pkgVersion('ioredis')})`,
         settings: `Worker concurrency ${CONCURRENCY} per process; Queue.addBulk in chunks of ${BULK}; ` +
-            'default job options (completed jobs and their results kept)',
+            (removeOnComplete ? 'removeOnComplete: true (completed jobs deleted)'
+                : 'default job options (completed jobs and their results kept)'),
         async addBulk(payloads) {
             const jobs = await queue.addBulk(payloads.map((data) => ({ name: 'sum', data })));
             return jobs.map((j) => j.id);
