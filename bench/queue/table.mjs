@@ -22,7 +22,7 @@ const head = [
     'durability',
     'enqueue jobs/s',
     'end-to-end jobs/s',
-    'claim→commit p50 / p99 µs',
+    'claim→commit p50 / p99 µs (loaded)',
     'queue latency p50 / p99 µs (low load)',
     'claim→commit p50 / p99 µs (low load)',
 ];
