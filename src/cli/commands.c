@@ -4,7 +4,5 @@
 #include <stddef.h>
 
 const struct cli_command *const cli_commands[] = {
-    &cmd_run_once,
-    &cmd_validate,
-    NULL,
+    &cmd_run_once, &cmd_test, &cmd_replay, &cmd_validate, &cmd_generate_task, NULL,
 };

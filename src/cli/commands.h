@@ -8,5 +8,8 @@ extern const struct cli_command *const cli_commands[];
 
 extern const struct cli_command cmd_run_once;
 extern const struct cli_command cmd_validate;
+extern const struct cli_command cmd_test;
+extern const struct cli_command cmd_replay;
+extern const struct cli_command cmd_generate_task;
 
 #endif
