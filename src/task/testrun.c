@@ -417,8 +417,11 @@ static int load_cases(struct testrun *tr, struct err *err)
     tr->cases = xcalloc(task->ntests ? task->ntests : 1, sizeof(*tr->cases));
     for (size_t i = 0; i < task->ntests; i++) {
         int rc = testcase_parse(&task->tests[i], &tr->cases[i], err);
-        if (rc < 0)
+        if (rc < 0) {
+            if (task->source)
+                err_prefix(err, "%s", task->source);
             return rc;
+        }
         tr->ncases++;
     }
     return 0;
