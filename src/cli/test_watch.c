@@ -118,13 +118,21 @@ static void on_debounce(uv_timer_t *t)
     start_run(w);
 }
 
-/* Names editors and our own atomic writes create on the side. */
+/* Names editors and our own atomic writes create on the side: hidden files, backups, swap
+ * files, vim's write test "4913", fs_write_atomic's "<name>.tmp-<pid>-XXXXXX". */
+static const char *const ignored_suffixes[] = {"~", ".swp", ".swx", ".swo", NULL};
+
 static bool ignored_name(const char *name)
 {
     size_t n = strlen(name);
-    return name[0] == '.' || (n && name[n - 1] == '~') || strstr(name, ".tmp-") ||
-           (n > 4 && (strcmp(name + n - 4, ".swp") == 0 || strcmp(name + n - 4, ".swx") == 0)) ||
-           strcmp(name, "4913") == 0;
+    if (name[0] == '.' || strstr(name, ".tmp-") || strcmp(name, "4913") == 0)
+        return true;
+    for (size_t i = 0; ignored_suffixes[i]; i++) {
+        size_t k = strlen(ignored_suffixes[i]);
+        if (n >= k && strcmp(name + n - k, ignored_suffixes[i]) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status);
