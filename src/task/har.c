@@ -206,12 +206,13 @@ static void set_body_text(json_t *obj, const char *body, size_t len, const char 
     strbuf_release(&sb);
 }
 
-static json_t *request_json(const struct engine_request *req)
+/* The request went out in the version the response came back in. */
+static json_t *request_json(const struct engine_request *req, const char *http_version)
 {
     json_t *r = json_object();
     json_object_set_new(r, "method", jstr(req->method));
     json_object_set_new(r, "url", jstr(req->url));
-    json_object_set_new(r, "httpVersion", json_string("HTTP/1.1"));
+    json_object_set_new(r, "httpVersion", json_string(http_version ? http_version : "HTTP/1.1"));
     json_t *cookies = json_array();
     request_cookies(cookies, header_get(&req->headers, "cookie"));
     json_object_set_new(r, "cookies", cookies);
@@ -315,7 +316,8 @@ json_t *har_entry_new(const struct engine_exchange *ex)
     json_t *timings = timings_json(&ex->timings, ex->mocked, &time_ms);
     json_object_set_new(e, "startedDateTime", json_string(when));
     json_object_set_new(e, "time", json_real(time_ms));
-    json_object_set_new(e, "request", request_json(ex->request));
+    const char *version = ex->response ? ex->response->http_version : NULL;
+    json_object_set_new(e, "request", request_json(ex->request, version));
     json_object_set_new(e, "response", response_json(ex->response, ex->error));
     json_object_set_new(e, "cache", json_object());
     json_object_set_new(e, "timings", timings);

@@ -116,7 +116,7 @@ TEST(writer_fills_every_har_field_of_an_exchange)
     CHECK_STR_EQ(jsonx_str(e, "startedDateTime"), "2026-11-18T11:06:40.123Z");
     json_t *r = json_object_get(e, "request");
     CHECK_STR_EQ(jsonx_str(r, "method"), "POST");
-    CHECK_STR_EQ(jsonx_str(r, "httpVersion"), "HTTP/1.1");
+    CHECK_STR_EQ(jsonx_str(r, "httpVersion"), "HTTP/2");
     CHECK_INT_EQ(json_array_size(json_object_get(r, "headers")), 3);
     json_t *qs = json_object_get(r, "queryString");
     REQUIRE(json_array_size(qs) == 4);
