@@ -3,12 +3,17 @@
 
 #include <stddef.h>
 
+/* clang-format off */
 const struct cli_command *const cli_commands[] = {
     &cmd_run_once,
+    &cmd_test,
+    &cmd_replay,
     &cmd_validate,
+    &cmd_generate_task,
     &cmd_config_show,
     &cmd_config_validate,
     &cmd_config_generate,
     &cmd_config_reference,
     NULL,
 };
+/* clang-format on */
