@@ -9,7 +9,7 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
-static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const char base64_alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int base64_encode(struct strbuf *sb, const void *data, size_t len)
 {
@@ -21,16 +21,15 @@ int base64_encode(struct strbuf *sb, const void *data, size_t len)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < len)
             v |= p[i + 2];
-        char quad[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
-                        i + 1 < len ? alphabet[(v >> 6) & 63] : '=',
-                        i + 2 < len ? alphabet[v & 63] : '='};
+        char quad[4] = {base64_alphabet[(v >> 18) & 63], base64_alphabet[(v >> 12) & 63],
+                        i + 1 < len ? base64_alphabet[(v >> 6) & 63] : '=',
+                        i + 2 < len ? base64_alphabet[v & 63] : '='};
         rc = strbuf_add(sb, quad, 4);
     }
     return rc;
 }
 
-/* The 6-bit value of c, or -1 when c is not in the alphabet. */
-static int sextet(unsigned char c)
+int base64_sextet(unsigned c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -63,7 +62,7 @@ int base64_decode(const char *text, size_t len, char **out, size_t *out_len)
             pad++;
             continue;
         }
-        int v = sextet(c);
+        int v = base64_sextet(c);
         if (v < 0 || pad > 0)
             goto bad;
         acc = acc << 6 | (uint32_t)v;

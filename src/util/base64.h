@@ -13,5 +13,9 @@ int base64_encode(struct strbuf *sb, const void *data, size_t len);
  * it). ASCII whitespace is skipped and padding is optional. Returns 0, or -E_INVALID for a
  * character outside the alphabet, misplaced padding or a dangling 6-bit group. */
 int base64_decode(const char *text, size_t len, char **out, size_t *out_len);
+/* The 6-bit value of character c in the standard alphabet, or -1 when it is not in it. */
+int base64_sextet(unsigned c);
+/* The standard alphabet, indexed by 6-bit value. */
+extern const char base64_alphabet[65];
 
 #endif
