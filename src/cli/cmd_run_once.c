@@ -7,12 +7,14 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "engine/engine.h"
+#include "task/record.h"
 #include "task/run.h"
 #include "task/task.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 
 #define MAX_INPUT_BYTES (16u << 20)
@@ -23,6 +25,9 @@ static const struct cli_option run_once_options[] = {
     {"input-file", CLI_VALUE, "FILE", "read the input from FILE, or stdin with '-'"},
     {"timeout", CLI_VALUE, "MS", "wall-clock limit in milliseconds (default: the task's)"},
     {"compact", CLI_FLAG, NULL, "print the output as one line of JSON"},
+    {"record", CLI_VALUE, "DIR",
+     "record the run (input, output or error, console, HAR of every request) in a new folder "
+     "under DIR"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -49,6 +54,30 @@ static int read_input(const struct cli_args *args, char **out, size_t *len, stru
     return 0;
 }
 
+/* Writes the recording folder and names it on stderr. */
+static int record_run(struct recorder *rec, const char *dir, const struct task_prepared *tp,
+                      const char *input, size_t input_len, const struct task_run_result *res,
+                      int64_t started_ms, struct err *err)
+{
+    struct record_info info = {
+        .task = tp->task,
+        .input_json = input,
+        .input_len = input_len,
+        .result = res,
+        .started_ms = started_ms,
+    };
+    char *run_dir = NULL;
+    int rc = recorder_write(rec, dir, &info, &run_dir, err);
+    if (rc < 0) {
+        err_prefix(err, "--record");
+        return rc;
+    }
+    fprintf(stderr, "recorded to %s (%zu request%s)\n", run_dir, recorder_count(rec),
+            recorder_count(rec) == 1 ? "" : "s");
+    free(run_dir);
+    return 0;
+}
+
 static int run_once(const struct cli_args *args, struct err *err)
 {
     const char *dir = cli_get(args, "from-fs");
@@ -63,6 +92,8 @@ static int run_once(const struct cli_args *args, struct err *err)
     struct task_prepared *tp = NULL;
     struct engine *engine = NULL;
     struct task_run_result *res = NULL;
+    const char *record_dir = cli_get(args, "record");
+    struct recorder *rec = record_dir ? recorder_new() : NULL;
     rc = read_input(args, &input, &input_len, err);
     if (rc < 0)
         goto out;
@@ -82,10 +113,20 @@ static int run_once(const struct cli_args *args, struct err *err)
         goto out;
     struct task_run_params p = {
         .tp = tp, .input_json = input, .input_len = input_len, .timeout_ms = timeout_ms};
+    if (rec) {
+        p.observe = recorder_observe;
+        p.hook_ud = rec;
+    }
+    int64_t started_ms = time_now_ms();
     rc = task_run_sync(engine, &p, &res, err);
     if (rc < 0)
         goto out;
     cli_print_console(res);
+    if (rec) {
+        rc = record_run(rec, record_dir, tp, input, input_len, res, started_ms, err);
+        if (rc < 0)
+            goto out;
+    }
     if (res->rc < 0) {
         cli_print_run_error(res);
         rc = 1;
@@ -94,6 +135,7 @@ static int run_once(const struct cli_args *args, struct err *err)
     cli_print_json_text(res->output_json, cli_flag(args, "compact"));
     rc = 0;
 out:
+    recorder_free(rec);
     task_run_result_free(res);
     engine_free(engine);
     task_prepared_free(tp);
@@ -105,6 +147,9 @@ const struct cli_command cmd_run_once = {
     .name = "run-once",
     .summary = "validate the input, run a task once and print its output",
     .details = "Prints the output JSON on stdout; console output and logs go to stderr.\n"
+               "--record DIR writes DIR/ratchet_session_<time>/ (input.json, output.json or\n"
+               "error.json, console.log, requests.har, run.json) and names it on stderr;\n"
+               "`ratchet replay` reruns it.\n"
                "Exit status: 0 the task succeeded, 1 it failed (an exception, a schema\n"
                "mismatch, a limit), 2 a usage error, a bad task folder or input that is not "
                "JSON.",

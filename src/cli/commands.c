@@ -3,9 +3,13 @@
 
 #include <stddef.h>
 
+/* clang-format off */
 const struct cli_command *const cli_commands[] = {
     &cmd_run_once,
+    &cmd_test,
+    &cmd_replay,
     &cmd_validate,
+    &cmd_generate_task,
     &cmd_serve,
     &cmd_apikey_create,
     &cmd_apikey_list,
@@ -18,3 +22,4 @@ const struct cli_command *const cli_commands[] = {
     &cmd_worker_process,
     NULL,
 };
+/* clang-format on */

@@ -1,4 +1,5 @@
-/* The subcommands, one file each (src/cli/cmd_*.c), listed in commands.c. */
+/* The subcommands, one file each (src/cli/cmd_*.c), listed in commands.c. One declaration
+ * per line, so branches adding commands merge cleanly. */
 #ifndef RATCHET_CLI_COMMANDS_H
 #define RATCHET_CLI_COMMANDS_H
 
@@ -7,7 +8,10 @@
 extern const struct cli_command *const cli_commands[];
 
 extern const struct cli_command cmd_run_once;
+extern const struct cli_command cmd_test;
+extern const struct cli_command cmd_replay;
 extern const struct cli_command cmd_validate;
+extern const struct cli_command cmd_generate_task;
 extern const struct cli_command cmd_serve;
 /* cmd_apikey.c */
 extern const struct cli_command cmd_apikey_create;

@@ -385,11 +385,12 @@ static void deliver_done(struct engine *e)
 static void on_idle(uv_idle_t *idle)
 {
     struct engine *e = idle->data;
+    /* Stop first: a done callback below may start a run, which schedules the idle again. */
+    uv_idle_stop(idle);
     run_begin_queued(e);
     deliver_done(e);
     if (e->opts.prewarm && !e->spare_ctx && !e->freeing)
         context_new(e, &e->spare_ctx, &e->spare_host, &e->spare_internals);
-    uv_idle_stop(idle);
 }
 
 void engine_schedule_idle(struct engine *e)

@@ -86,7 +86,8 @@ struct engine_response {
     char *body;
     size_t body_len;
     char *url;
-    int redirects; /* how many redirects were followed */
+    int redirects;            /* how many redirects were followed */
+    const char *http_version; /* "HTTP/1.1", "HTTP/2", ... (static); NULL when mocked */
 };
 
 void engine_response_set_status(struct engine_response *r, int status, const char *status_text);

@@ -429,6 +429,23 @@ static void fetch_timings(struct fetch *f)
     t->receive_ms = total >= first && first > 0 ? us_to_ms(total - first) : -1;
 }
 
+/* The HTTP version curl negotiated, as HAR and status lines write it. */
+static const char *http_version_name(CURL *easy)
+{
+    long v = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v);
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+        return "HTTP/1.0";
+    case CURL_HTTP_VERSION_2_0:
+        return "HTTP/2";
+    case CURL_HTTP_VERSION_3:
+        return "HTTP/3";
+    default:
+        return "HTTP/1.1";
+    }
+}
+
 /* Fills the response (or the error) from a finished transfer. */
 static void fetch_collect(struct fetch *f, CURLcode code)
 {
@@ -474,6 +491,7 @@ static void fetch_collect(struct fetch *f, CURLcode code)
     }
     f->resp.url = xstrdup(final_url ? final_url : u);
     f->resp.redirects = (int)redirects;
+    f->resp.http_version = http_version_name(f->easy);
     f->resp.body = strbuf_detach(&f->body, &f->resp.body_len);
     f->has_response = true;
 }

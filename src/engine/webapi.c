@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "util/base64.h"
 #include "util/timeutil.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"
@@ -55,24 +56,6 @@ HOST_FN(host_utf8_decode)
     return v;
 }
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(uint16_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* host.btoa(string) -> base64, or null when a character is outside Latin-1. */
 HOST_FN(host_btoa)
 {
@@ -93,10 +76,10 @@ HOST_FN(host_btoa)
                 ok = false;
             v = (v << 8) | (ch & 0xFF);
         }
-        out[o++] = b64_alphabet[(v >> 18) & 63];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = k > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = k > 2 ? b64_alphabet[v & 63] : '=';
+        out[o++] = base64_alphabet[(v >> 18) & 63];
+        out[o++] = base64_alphabet[(v >> 12) & 63];
+        out[o++] = k > 1 ? base64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = k > 2 ? base64_alphabet[v & 63] : '=';
     }
     JSStringRelease(s);
     JSValueRef r = ok ? js_string_value(ctx, out, o) : JSValueMakeNull(ctx);
@@ -134,7 +117,7 @@ HOST_FN(host_atob)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < m && ok; i++) {
-        int v = b64_value(clean[i]);
+        int v = base64_sextet(clean[i]);
         if (v < 0) {
             ok = false;
             break;

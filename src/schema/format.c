@@ -14,6 +14,7 @@
 
 #include "schema/internal.h"
 #include "util/json.h"
+#include "util/base64.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -918,21 +919,6 @@ static bool f_uri_template(const char *s, size_t len)
 
 /* --- content (draft-07) ---------------------------------------------------------------- */
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 bool sk_content_base64(const char *s, size_t len, char **decoded, size_t *dlen)
 {
     *decoded = NULL;
@@ -946,7 +932,7 @@ bool sk_content_base64(const char *s, size_t len, char **decoded, size_t *dlen)
             if (c == '=' && i + 4 == len && k >= 2) {
                 v[k] = 0;
                 pad++;
-            } else if (pad || (v[k] = b64val(c)) < 0) {
+            } else if (pad || (v[k] = base64_sextet(c)) < 0) {
                 strbuf_release(&out);
                 return false;
             }

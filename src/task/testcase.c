@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/engine.h"
 #include "task/task.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -68,7 +69,7 @@ static int parse_response(struct test_mock *m, const json_t *resp, const char *w
                        where);
     m->status = (int)status;
     const char *st = jsonx_str(resp, "statusText");
-    m->status_text = xstrdup(st ? st : (status < 400 ? "OK" : "Error"));
+    m->status_text = xstrdup(st ? st : engine_http_reason((int)status));
     json_t *hdrs = json_object_get(resp, "headers");
     if (hdrs && !json_is_object(hdrs))
         return err_set(err, E_INVALID, "%s: response \"headers\" must be an object", where);
@@ -148,6 +149,108 @@ static int parse_mocks(const json_t *mock, struct testcase *tc, struct err *err)
     return 0;
 }
 
+/* "expected_error": a substring of "<type>: <message>", or {type, message, status}. */
+static int parse_expected_error(const json_t *ee, struct testcase *tc, struct err *err)
+{
+    static const char *const keys[] = {"type", "message", "status", NULL};
+    if (!ee)
+        return 0;
+    if (json_is_string(ee)) {
+        tc->expected_error = xstrdup(json_string_value(ee));
+        return 0;
+    }
+    if (!json_is_object(ee))
+        return err_set(err, E_INVALID,
+                       "\"expected_error\" must be a string (a substring of the error) or an "
+                       "object {\"type\", \"message\", \"status\"}");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)ee, key, v)
+    {
+        if (!key_known(keys, key))
+            return err_set(err, E_INVALID, "expected_error: unknown key \"%s\"", key);
+    }
+    json_t *type = json_object_get(ee, "type"), *msg = json_object_get(ee, "message");
+    if ((type && !json_is_string(type)) || (msg && !json_is_string(msg)))
+        return err_set(err, E_INVALID, "expected_error: \"type\" and \"message\" must be strings");
+    long long status = 0;
+    if (json_object_get(ee, "status") &&
+        (jsonx_int(ee, "status", &status) < 0 || status < 100 || status > 599))
+        return err_set(err, E_INVALID, "expected_error: \"status\" must be an HTTP status");
+    tc->expected_error_type = xstrdup(json_string_value(type));
+    tc->expected_error = xstrdup(json_string_value(msg));
+    tc->expected_error_status = (int)status;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    enum testcase_op op;
+} assertion_ops[] = {
+    {"equals", TESTCASE_EQUALS},
+    {"contains", TESTCASE_CONTAINS},
+};
+
+static int parse_assertion(const json_t *a, struct test_assertion *out, size_t i, struct err *err)
+{
+    static const char *const keys[] = {"path", "operator", "expected", NULL};
+    if (!json_is_object(a))
+        return err_set(err, E_INVALID,
+                       "assertions[%zu] must be an object {\"path\", \"operator\", "
+                       "\"expected\"}",
+                       i);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)a, key, v)
+    {
+        if (!key_known(keys, key))
+            return err_set(err, E_INVALID, "assertions[%zu]: unknown key \"%s\"", i, key);
+    }
+    const char *path = jsonx_str(a, "path");
+    if (!path)
+        return err_set(err, E_INVALID, "assertions[%zu]: \"path\" is missing (a string)", i);
+    const char *op = jsonx_str(a, "operator");
+    size_t k = 0, nops = sizeof(assertion_ops) / sizeof(assertion_ops[0]);
+    while (op && k < nops && strcmp(assertion_ops[k].name, op) != 0)
+        k++;
+    if (!op || k == nops)
+        return err_set(err, E_INVALID,
+                       "assertions[%zu]: \"operator\" must be \"equals\" or \"contains\"", i);
+    json_t *expected = json_object_get(a, "expected");
+    if (!expected)
+        return err_set(err, E_INVALID, "assertions[%zu]: \"expected\" is missing", i);
+    out->path = xstrdup(path);
+    out->op = assertion_ops[k].op;
+    out->expected = json_incref(expected);
+    return 0;
+}
+
+/* "assertions", "timeout" and "tags". */
+static int parse_extras(const json_t *doc, struct testcase *tc, struct err *err)
+{
+    json_t *as = json_object_get(doc, "assertions");
+    if (as && !json_is_array(as))
+        return err_set(err, E_INVALID, "\"assertions\" must be an array");
+    size_t n = json_array_size(as);
+    if (n)
+        tc->assertions = xcalloc(n, sizeof(*tc->assertions));
+    for (size_t i = 0; i < n; i++) {
+        int rc = parse_assertion(json_array_get(as, i), &tc->assertions[i], i, err);
+        if (rc < 0)
+            return rc;
+        tc->nassertions++;
+    }
+    long long timeout = 0;
+    if (json_object_get(doc, "timeout") &&
+        (jsonx_int(doc, "timeout", &timeout) < 0 || timeout <= 0))
+        return err_set(err, E_INVALID, "\"timeout\" must be a positive number of milliseconds");
+    tc->timeout_ms = timeout;
+    json_t *tags = json_object_get(doc, "tags");
+    if (tags && !json_is_array(tags))
+        return err_set(err, E_INVALID, "\"tags\" must be an array of strings");
+    return 0;
+}
+
 static int parse_fields(const json_t *doc, struct testcase *tc, struct err *err)
 {
     if (!json_is_object(doc))
@@ -170,17 +273,17 @@ static int parse_fields(const json_t *doc, struct testcase *tc, struct err *err)
     json_t *exp = jsonx_get_either(doc, "expected_output", "expected");
     if (exp)
         tc->expected_output = json_incref(exp);
-    json_t *ee = json_object_get(doc, "expected_error");
-    if (ee && !json_is_string(ee))
-        return err_set(err, E_INVALID,
-                       "\"expected_error\" must be a string (a substring of the "
-                       "error message)");
-    if (ee)
-        tc->expected_error = xstrdup(json_string_value(ee));
+    int rc = parse_expected_error(json_object_get(doc, "expected_error"), tc, err);
+    if (rc < 0)
+        return rc;
     json_t *sf = json_object_get(doc, "should_fail");
     if (sf && !json_is_boolean(sf))
         return err_set(err, E_INVALID, "\"should_fail\" must be true or false");
     tc->should_fail = json_is_true(sf);
+    tc->expects_error = tc->should_fail || json_object_get(doc, "expected_error");
+    rc = parse_extras(doc, tc, err);
+    if (rc < 0)
+        return rc;
     const char *match = jsonx_str(doc, "match");
     if (json_object_get(doc, "match") && !match)
         return err_set(err, E_INVALID, "\"match\" must be \"exact\" or \"subset\"");
@@ -189,7 +292,7 @@ static int parse_fields(const json_t *doc, struct testcase *tc, struct err *err)
     else if (match && strcmp(match, "exact") != 0)
         return err_set(err, E_INVALID, "\"match\" must be \"exact\" or \"subset\", not \"%s\"",
                        match);
-    if (tc->expected_output && (tc->expected_error || tc->should_fail))
+    if ((tc->expected_output || tc->nassertions) && tc->expects_error)
         return err_set(err, E_INVALID, "a test expects either an output or a failure, not both");
     json_t *mock = json_object_get(doc, "mock");
     return mock ? parse_mocks(mock, tc, err) : 0;
@@ -234,7 +337,85 @@ void testcase_release(struct testcase *tc)
     json_decref(tc->input);
     json_decref(tc->expected_output);
     free(tc->expected_error);
+    free(tc->expected_error_type);
+    for (size_t i = 0; i < tc->nassertions; i++) {
+        free(tc->assertions[i].path);
+        json_decref(tc->assertions[i].expected);
+    }
+    free(tc->assertions);
     memset(tc, 0, sizeof(*tc));
+}
+
+/* One step of a dotted path: an object key, or an array index when the value is an array. */
+static const json_t *path_step(const json_t *v, const char *tok, size_t len)
+{
+    if (json_is_object(v)) {
+        char *key = xstrndup(tok, len);
+        const json_t *r = json_object_get(v, key);
+        free(key);
+        return r;
+    }
+    if (!json_is_array(v) || len == 0 || len > 9)
+        return NULL;
+    size_t idx = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)tok[i]))
+            return NULL;
+        idx = idx * 10 + (size_t)(tok[i] - '0');
+    }
+    return json_array_get(v, idx);
+}
+
+/* RFC 6901: "/a~1b/0" */
+static const json_t *pointer_get(const json_t *v, const char *p)
+{
+    while (v && *p == '/') {
+        p++;
+        size_t len = strcspn(p, "/");
+        char *tok = xmalloc(len + 1);
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1')) {
+                tok[n++] = p[i + 1] == '0' ? '~' : '/';
+                i++;
+            } else {
+                tok[n++] = p[i];
+            }
+        }
+        tok[n] = '\0';
+        v = path_step(v, tok, n);
+        free(tok);
+        p += len;
+    }
+    return v;
+}
+
+const json_t *testcase_path_get(const json_t *doc, const char *path)
+{
+    if (!path || !*path || strcmp(path, "$") == 0)
+        return doc;
+    if (*path == '/')
+        return pointer_get(doc, path);
+    const char *p = path;
+    if (strncmp(p, "$.", 2) == 0)
+        p += 2;
+    const json_t *v = doc;
+    while (v && *p) {
+        if (*p == '[') {
+            const char *end = strchr(p, ']');
+            if (!end)
+                return NULL;
+            v = json_is_array(v) ? path_step(v, p + 1, (size_t)(end - p - 1)) : NULL;
+            p = end + 1;
+        } else {
+            size_t len = strcspn(p, ".[");
+            v = path_step(v, p, len);
+            p += len;
+        }
+        if (*p == '.')
+            p++;
+    }
+    return v;
 }
 
 static bool headers_match(const json_t *want, const json_t *have)

@@ -111,6 +111,15 @@ bool jsonx_is_subset(const json_t *subset, const json_t *whole)
         }
         return true;
     }
+    if (json_is_array(subset) && json_is_array(whole)) {
+        /* Same length, element by element: what jsonx_diff with subset reports. */
+        if (json_array_size(subset) != json_array_size(whole))
+            return false;
+        for (size_t i = 0; i < json_array_size(subset); i++)
+            if (!jsonx_is_subset(json_array_get(subset, i), json_array_get(whole, i)))
+                return false;
+        return true;
+    }
     return jsonx_equal(subset, whole);
 }
 

@@ -25,7 +25,9 @@ char *jsonx_dumps_pretty(const json_t *v);
 /* JSON equality: numbers by value (1 equals 1.0), objects regardless of key order. */
 bool jsonx_equal(const json_t *a, const json_t *b);
 /* True if every key of `subset` (recursively, for objects) is in `whole` with an equal value;
- * arrays and scalars compare with jsonx_equal. */
+ * arrays match when they have the same length and each element of `subset` is a subset of
+ * the element at the same index (as jsonx_diff with subset compares them); scalars compare
+ * with jsonx_equal. */
 bool jsonx_is_subset(const json_t *subset, const json_t *whole);
 /* The number as a double for integers and reals; false if v is not a number. */
 bool jsonx_number(const json_t *v, double *out);

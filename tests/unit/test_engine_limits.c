@@ -319,6 +319,51 @@ TEST(engine_free_cancels_runs_in_flight)
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* A worker (or the test runner) starts the next run from the done callback of the last one;
+ * the idle phase that delivered the result must not swallow the new run's start. */
+struct chain {
+    struct engine *engine;
+    int left, done;
+};
+
+static void chain_start(struct chain *c);
+
+static void on_chain_done(void *ud, struct engine_run *run, struct engine_result *result)
+{
+    struct chain *c = ud;
+    (void)run;
+    c->done += result->rc == 0;
+    engine_result_free(result);
+    if (--c->left > 0)
+        chain_start(c);
+}
+
+static void chain_start(struct chain *c)
+{
+    static const char code[] = "function main(input) { return input.n + 1; }";
+    struct engine_run_params p = {
+        .code = code, .code_len = strlen(code), .input_json = "{\"n\":1}"};
+    struct err err;
+    if (engine_run_start(c->engine, &p, on_chain_done, c, NULL, &err) < 0)
+        test_fail(__FILE__, __LINE__, "engine_run_start: %s", err.msg);
+}
+
+TEST(a_run_started_from_a_done_callback_runs)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct chain c = {.left = 3};
+    struct err err;
+    REQUIRE(engine_new(&loop, NULL, &c.engine, &err) == 0);
+    chain_start(&c);
+    uv_run(&loop, UV_RUN_DEFAULT); /* returns when nothing is left to do */
+    CHECK_INT_EQ(c.done, 3);
+    CHECK_INT_EQ(c.left, 0);
+    engine_free(c.engine);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 TEST(prewarmed_contexts_are_fresh)
 {
     uv_loop_t loop;

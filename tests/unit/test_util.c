@@ -158,6 +158,26 @@ TEST(json_equal_numbers_by_value)
     json_decref(sub);
 }
 
+TEST(json_subset_agrees_with_diff_inside_arrays)
+{
+    json_t *whole = json_pack("{s:[{s:i, s:i}], s:i}", "items", "a", 1, "b", 2, "n", 1);
+    json_t *sub = json_pack("{s:[{s:i}]}", "items", "a", 1);
+    json_t *wrong = json_pack("{s:[{s:i}]}", "items", "a", 2);
+    json_t *shorter = json_pack("{s:[]}", "items");
+    struct strbuf sb = STRBUF_INIT;
+    CHECK(jsonx_is_subset(sub, whole));
+    CHECK(jsonx_diff(sub, whole, true, &sb, 10) == 0);
+    CHECK(!jsonx_is_subset(wrong, whole));
+    CHECK(jsonx_diff(wrong, whole, true, &sb, 10) == 1);
+    CHECK_CONTAINS(sb.buf, "/items/0/a: expected 2, got 1");
+    CHECK(!jsonx_is_subset(shorter, whole));
+    strbuf_release(&sb);
+    json_decref(whole);
+    json_decref(sub);
+    json_decref(wrong);
+    json_decref(shorter);
+}
+
 TEST(json_pointer_escapes)
 {
     struct strbuf sb = STRBUF_INIT;
