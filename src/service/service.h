@@ -180,9 +180,11 @@ int service_task_execute(struct service *svc, const char *ref, const json_t *inp
                          json_t **details, struct err *err);
 
 /*
- * Runs the task's tests (tests/ *.json of a registry task, or the "tests" array of an API
- * task's metadata) and returns the report {task, tests[], totals{total, passed, failed,
- * durationMs}}. Blocking: runs in the calling thread, one test at a time, with mocked HTTP.
+ * Runs the task's tests (tests/ *.json of a registry task's folder, or the "tests" array of an
+ * API task's metadata, each a test case as in a test file) through src/task/testrun.h and
+ * returns its report {task, tests[], totals{total, passed, failed, durationMs}}. Blocking: runs
+ * on the calling thread in this process's engine (created on first use), one test at a time,
+ * with HTTP mocked; calls take turns.
  */
 int service_task_test(struct service *svc, const char *ref, json_t **report, struct err *err);
 

@@ -12,7 +12,9 @@
 #include "schema/schema.h"
 #include "service/internal.h"
 #include "task/registry.h"
+#include "task/run.h"
 #include "task/task.h"
+#include "task/testrun.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/xalloc.h"
@@ -439,16 +441,74 @@ int service_task_stats(struct service *svc, json_t **out, struct err *err)
     return 0;
 }
 
+/* The task to test: a registry task from its folder (with tests/), an API task from the row
+ * with the "tests" array of its metadata as test files. */
+static int task_for_tests(const json_t *row, struct task **out, struct err *err)
+{
+    *out = NULL;
+    const char *path = svc_row_str(row, "path");
+    if (path && *path && registry_is_task_path(path))
+        return task_load(path, out, err);
+    const char *code = svc_row_str(row, "sourceCode");
+    const json_t *meta = json_object_get(row, "metadata");
+    json_t *in = json_object_get(row, "inputSchema"), *outs = json_object_get(row, "outputSchema");
+    struct task_parts parts = {
+        .metadata = meta,
+        .code = code,
+        .code_len = code ? strlen(code) : 0,
+        .input_schema = json_is_null(in) ? NULL : in,
+        .output_schema = json_is_null(outs) ? NULL : outs,
+    };
+    struct task *t = NULL;
+    int rc = task_from_parts(&parts, &t, err);
+    if (rc < 0)
+        return rc;
+    const json_t *tests = json_object_get(meta, "tests");
+    size_t n = json_array_size(tests);
+    if (n > TASK_MAX_TESTS)
+        n = TASK_MAX_TESTS;
+    if (n) {
+        free(t->tests);
+        t->tests = xcalloc(n, sizeof(*t->tests));
+        for (size_t i = 0; i < n; i++) {
+            t->tests[i].name = xasprintf("test-%03zu.json", i + 1);
+            t->tests[i].data = jsonx_dumps(json_array_get(tests, i));
+            t->tests[i].len = strlen(t->tests[i].data);
+        }
+        t->ntests = n;
+    }
+    *out = t;
+    return 0;
+}
+
+struct test_arg {
+    const struct task_prepared *tp;
+    json_t *report;
+};
+
+static int test_fn(struct engine *e, void *arg, struct err *err)
+{
+    struct test_arg *a = arg;
+    return testrun_run_sync(e, a->tp, NULL, &a->report, err);
+}
+
 int service_task_test(struct service *svc, const char *ref, json_t **report, struct err *err)
 {
     *report = NULL;
     json_t *row = NULL;
+    struct task *t = NULL;
+    struct task_prepared *tp = NULL;
     int rc = service_task_get(svc, ref, &row, err);
-    if (rc < 0)
-        return rc;
+    if (rc == 0)
+        rc = task_for_tests(row, &t, err);
+    if (rc == 0)
+        rc = task_prepare(t, NULL, &tp, err); /* takes t */
+    if (rc == 0) {
+        struct test_arg a = {tp, NULL};
+        rc = svc_with_engine(svc, test_fn, &a, err);
+        *report = a.report;
+    }
+    task_prepared_free(tp);
     json_decref(row);
-    /* The test runner (src/task/testrun.h) is not in this build yet. */
-    return err_set(err, E_UNAVAILABLE,
-                   "running task tests over the API needs the test runner, which this build "
-                   "does not have yet");
+    return rc;
 }
