@@ -582,8 +582,8 @@ static json_t *operation(const struct rest_route *rr)
     }
     /* A thing named in the path, or a task named in the body, may not exist. */
     if (strchr(rr->route.pattern, '{') ||
-        (rr->request && (strncmp(rr->request, "Job", 3) == 0 ||
-                         strncmp(rr->request, "Schedule", 8) == 0)))
+        (rr->request &&
+         (strncmp(rr->request, "Job", 3) == 0 || strncmp(rr->request, "Schedule", 8) == 0)))
         add_error(responses, 404);
     if (rr->route.method != HTTP_GET)
         add_error(responses, 409);
