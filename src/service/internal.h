@@ -88,9 +88,10 @@ int svc_schema_get(struct service *svc, const json_t *task_row, struct schema_en
 void svc_schema_release(struct service *svc, struct schema_entry *entry);
 
 /* Runs fn with the service's engine (created on first use, private loop), one caller at a
- * time. */
+ * time: waits for its turn, or with wait false fails with -E_BUSY when another caller has it
+ * (test runs, which may take long, must not pile up HTTP threads). */
 int svc_with_engine(struct service *svc, int (*fn)(struct engine *e, void *arg, struct err *err),
-                    void *arg, struct err *err);
+                    void *arg, bool wait, struct err *err);
 
 /* Lists child rows of r whose field equals id, with q's filters and paging too. */
 int svc_list_child(struct service *svc, enum service_resource r, const char *field, int64_t id,

@@ -317,9 +317,12 @@ int service_task_check_input(struct service *svc, const json_t *task_row, const 
 /* ---- the engine for syntax checks and tests ---- */
 
 int svc_with_engine(struct service *svc, int (*fn)(struct engine *e, void *arg, struct err *err),
-                    void *arg, struct err *err)
+                    void *arg, bool wait, struct err *err)
 {
-    pthread_mutex_lock(&svc->engine_lock);
+    if (wait)
+        pthread_mutex_lock(&svc->engine_lock);
+    else if (pthread_mutex_trylock(&svc->engine_lock) != 0)
+        return err_set(err, E_BUSY, "this node is already running tests; retry in a moment");
     int rc = 0;
     if (!svc->engine) {
         struct engine_options eo;

@@ -184,7 +184,7 @@ int service_task_execute(struct service *svc, const char *ref, const json_t *inp
  * API task's metadata, each a test case as in a test file) through src/task/testrun.h and
  * returns its report {task, tests[], totals{total, passed, failed, durationMs}}. Blocking: runs
  * on the calling thread in this process's engine (created on first use), one test at a time,
- * with HTTP mocked; calls take turns.
+ * with HTTP mocked. One test run at a time per node: another call meanwhile is -E_BUSY.
  */
 int service_task_test(struct service *svc, const char *ref, json_t **report, struct err *err);
 

@@ -143,7 +143,7 @@ static int build_task(struct service *svc, json_t *meta, const char *code, const
         return rc;
     if (check_code) {
         struct syntax_arg a = {code};
-        rc = svc_with_engine(svc, syntax_fn, &a, err);
+        rc = svc_with_engine(svc, syntax_fn, &a, true, err);
     }
     if (rc == 0) {
         json_t *f = registry_task_fields(t, "");
@@ -505,7 +505,7 @@ int service_task_test(struct service *svc, const char *ref, json_t **report, str
         rc = task_prepare(t, NULL, &tp, err); /* takes t */
     if (rc == 0) {
         struct test_arg a = {tp, NULL};
-        rc = svc_with_engine(svc, test_fn, &a, err);
+        rc = svc_with_engine(svc, test_fn, &a, false, err);
         *report = a.report;
     }
     task_prepared_free(tp);

@@ -206,7 +206,7 @@ static const char fixed_schemas[] =
     " \"properties\": {\"statusCode\": {\"type\": \"integer\"}, \"error\": {\"type\": \"string\","
     " \"description\": \"NOT_FOUND, BAD_REQUEST, VALIDATION_ERROR, TASK_FAILED, ...\"},"
     " \"message\": {\"type\": \"string\"}, \"details\": {}}},"
-    "\"ExecuteRequest\": {\"type\": \"object\", \"additionalProperties\": false,"
+    "\"ExecuteRequest\": {\"type\": \"object\","
     " \"properties\": {\"input\": {\"description\": \"the task's input (checked against its"
     " input schema); also inputData or input_data\"}, \"timeoutMs\": {\"type\": \"integer\","
     " \"minimum\": 1, \"description\": \"run timeout (capped by server.request_timeout)\"}}},"
