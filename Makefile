@@ -136,6 +136,10 @@ check-format:
 clean:
 	rm -rf build
 
+# --- rest: the /docs page is embedded with .incbin (src/api/rest/docs.c).
+$(BUILD)/obj/src/api/rest/docs.o: $(wildcard src/api/rest/docs/*)
+# --- end rest
+
 # --- store: SQL migrations are embedded with .incbin (src/store/migrations.c), so that object
 # --- is rebuilt when one of them changes.
 $(BUILD)/obj/src/store/migrations.o: $(wildcard src/store/migrations/*.sql)

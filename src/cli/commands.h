@@ -12,6 +12,15 @@ extern const struct cli_command cmd_test;
 extern const struct cli_command cmd_replay;
 extern const struct cli_command cmd_validate;
 extern const struct cli_command cmd_generate_task;
+extern const struct cli_command cmd_serve;
+/* cmd_apikey.c */
+extern const struct cli_command cmd_apikey_create;
+extern const struct cli_command cmd_apikey_list;
+extern const struct cli_command cmd_apikey_revoke;
+/* cmd_worker.c */
+extern const struct cli_command cmd_worker;
+extern const struct cli_command cmd_worker_process;
+/* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;
 extern const struct cli_command cmd_config_generate;

@@ -362,6 +362,8 @@ static int claim_select(struct db *db, struct claim_arg *a, struct key_state **k
         add_marks(&sql, nx);
         strbuf_addch(&sql, ')');
     }
+    if (c->only_task_id > 0)
+        strbuf_adds(&sql, " AND j.task_id = ?");
     strbuf_addf(&sql, " ORDER BY j.priority DESC, j.run_at, j.id LIMIT ?%s",
                 db->st->be->skip_locked);
     struct dbstmt *s = NULL;
@@ -372,6 +374,8 @@ static int claim_select(struct db *db, struct claim_arg *a, struct key_state **k
     db_bind_int(s, a->now);
     for (size_t i = 0; i < nx; i++)
         db_bind_int(s, c->exclude_task_ids[i]);
+    if (c->only_task_id > 0)
+        db_bind_int(s, c->only_task_id);
     db_bind_int(s, (int64_t)c->max_jobs);
     size_t cap = 0;
     while ((rc = db_step(s, err)) == DB_ROW) {
@@ -1052,6 +1056,86 @@ int store_job_retry(struct store *st, int64_t id, int extra_attempts, int64_t no
                      (long long)id);
     if (rc == 0 && row)
         rc = store_get(st, STORE_JOBS, id, row, err);
+    return rc;
+}
+
+/* ---- requeue (graceful shutdown) ---- */
+
+struct requeue_arg {
+    const char *node_id;
+    const int64_t *job_ids, *execution_ids;
+    size_t n;
+    const char *message;
+    int64_t now;
+    size_t moved;
+};
+
+static int requeue_fn(struct db *db, void *arg, struct err *err)
+{
+    struct requeue_arg *a = arg;
+    a->moved = 0;
+    int rc = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        struct dbstmt *s = NULL;
+        rc = db_stmt(db,
+                     "UPDATE jobs SET status = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
+                     " ELSE 'queued' END,"
+                     " completed_at = CASE WHEN cancel_requested = 1 THEN CAST(? AS BIGINT)"
+                     " ELSE NULL END,"
+                     " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
+                     " run_at = ?, lease_owner = NULL, lease_until = NULL"
+                     " WHERE id = ? AND status = 'processing' AND lease_owner = ?"
+                     " AND (SELECT MAX(e.id) FROM executions e WHERE e.job_id = jobs.id) = ?"
+                     " RETURNING id",
+                     &s, err);
+        if (rc < 0)
+            break;
+        db_bind_int(s, a->now);
+        db_bind_int(s, a->now);
+        db_bind_int(s, a->job_ids[i]);
+        db_bind_str(s, a->node_id);
+        db_bind_int(s, a->execution_ids[i]);
+        rc = db_step(s, err);
+        bool moved = rc == DB_ROW;
+        while (rc == DB_ROW)
+            rc = db_step(s, err);
+        db_done(s);
+        if (rc < 0 || !moved)
+            continue;
+        a->moved++;
+        rc = db_stmt(db,
+                     "UPDATE executions SET status = 'cancelled', error_type = 'Requeued',"
+                     " error_message = ?, completed_at = ?, duration_ms = ? - started_at"
+                     " WHERE id = ? AND status IN ('pending', 'running')",
+                     &s, err);
+        if (rc < 0)
+            break;
+        db_bind_str(s, a->message ? a->message : "the node shut down; the job was requeued");
+        db_bind_int(s, a->now);
+        db_bind_int(s, a->now);
+        db_bind_int(s, a->execution_ids[i]);
+        rc = db_run(s, NULL, err);
+        db_done(s);
+    }
+    if (rc == 0 && a->moved)
+        rc = db->st->be->notify(db, STORE_CHANNEL_JOBS, "", err);
+    return rc;
+}
+
+int store_job_requeue(struct store *st, const char *node_id, const int64_t *job_ids,
+                      const int64_t *execution_ids, size_t n, const char *message, int64_t now,
+                      size_t *requeued, struct err *err)
+{
+    if (requeued)
+        *requeued = 0;
+    if (n == 0)
+        return 0;
+    if (!node_id || !*node_id)
+        return err_set(err, E_INVALID, "requeueing needs the node id holding the leases");
+    struct requeue_arg a = {node_id, job_ids, execution_ids, n, message, clock_or(now), 0};
+    int rc = store_tx(st, TX_WRITE, requeue_fn, &a, err);
+    if (rc == 0 && requeued)
+        *requeued = a.moved;
     return rc;
 }
 

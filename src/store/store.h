@@ -304,7 +304,8 @@ struct store_claim {
     int64_t lease_ms;                /* lease_until = now + lease_ms */
     const int64_t *exclude_task_ids; /* e.g. tasks whose circuit breaker is open */
     size_t n_exclude;
-    int64_t now; /* ms; 0: the clock (tests pass times) */
+    int64_t now;          /* ms; 0: the clock (tests pass times) */
+    int64_t only_task_id; /* > 0: claim only this task's jobs (a circuit breaker's probe) */
 };
 
 /* A claimed job: everything the dispatcher needs to run it. Strings are owned by the array. */
@@ -432,6 +433,16 @@ int store_job_cancel(struct store *st, int64_t id, int64_t now, struct store_can
  * -E_CONFLICT. *row (may be NULL) gets the job row. */
 int store_job_retry(struct store *st, int64_t id, int extra_attempts, int64_t now, json_t **row,
                     struct err *err);
+
+/* Gives jobs back to the queue without counting their attempt (a node shutting down before
+ * their runs finished): each job_ids[i] that node_id still holds for execution_ids[i] goes
+ * back to queued, due at now, with attempts - 1 (cancelled instead when a cancel was
+ * requested), and that execution is cancelled with error type "Requeued" and message. Jobs
+ * the node no longer holds are left alone. One transaction; notifies STORE_CHANNEL_JOBS.
+ * *requeued (may be NULL) gets how many jobs moved. */
+int store_job_requeue(struct store *st, const char *node_id, const int64_t *job_ids,
+                      const int64_t *execution_ids, size_t n, const char *message, int64_t now,
+                      size_t *requeued, struct err *err);
 
 struct store_recovered {
     int64_t job_id;

@@ -22,6 +22,7 @@
 struct config;
 struct err;
 struct event_bus;
+struct metrics;
 struct store;
 struct dispatcher;
 
@@ -50,9 +51,54 @@ struct dispatcher_run_result {
 typedef void (*dispatcher_result_fn)(void *ud, const struct dispatcher_run_result *res);
 
 /* Creates the dispatcher for this node. store and cfg are borrowed and must outlive it;
- * bus may be NULL (no events). Spawns nothing until dispatcher_start. */
+ * bus may be NULL (no events). Spawns nothing until dispatcher_start. The same as
+ * dispatcher_new_with(..., NULL, ...). */
 int dispatcher_new(uv_loop_t *loop, struct store *store, const struct config *cfg,
                    struct event_bus *bus, struct dispatcher **out, struct err *err);
+
+/* Optional settings of dispatcher_new_with (zero fields take the defaults). */
+struct dispatcher_options {
+    /* Where the queue's metrics are registered (ratchet_runs_total, ratchet_queue_depth,
+     * ratchet_workers, ratchet_run_duration_seconds, ...; docs/queue.md "Metrics"); borrowed,
+     * must outlive the dispatcher. NULL: the dispatcher creates its own registry
+     * (dispatcher_metrics). */
+    struct metrics *metrics;
+    const char *node_id;      /* this node's id in leases and the nodes table; NULL:
+                                 "<hostname>-<pid>-<4 random hex>" */
+    const char *node_kind;    /* "serve" or "worker", shown in the node's info; NULL: "worker" */
+    int64_t poll_interval_ms; /* how often an idle node looks for jobs that became due without
+                                 a notification (scheduled for later); 0: 500 */
+};
+
+/* dispatcher_new with options (opts may be NULL). */
+int dispatcher_new_with(uv_loop_t *loop, struct store *store, const struct config *cfg,
+                        struct event_bus *bus, const struct dispatcher_options *opts,
+                        struct dispatcher **out, struct err *err);
+
+/* The registry the metrics are in (the caller's, or the dispatcher's own). Thread-safe. */
+struct metrics *dispatcher_metrics(struct dispatcher *d);
+/* This node's id (as in jobs.leaseOwner and executions.nodeId). Thread-safe. */
+const char *dispatcher_node_id(const struct dispatcher *d);
+
+/* What dispatcher_on_job_done reports: a job's attempt whose result was committed. Strings
+ * borrowed for the callback. The seam output delivery (issue 7) hangs off. */
+struct dispatcher_job_done {
+    int64_t job_id;
+    const char *job_uuid;
+    int64_t execution_id;
+    const char *execution_uuid;
+    int64_t task_id;
+    const char *status;              /* the job's new status: "completed", "retrying",
+                                        "failed" or "cancelled" */
+    const char *output_json;         /* completed: the output */
+    const char *output_destinations; /* the job's destinations (JSON text) or NULL */
+    int attempt;
+    int64_t duration_ms;
+};
+typedef void (*dispatcher_job_done_fn)(void *ud, const struct dispatcher_job_done *info);
+/* Sets the one callback called on the loop thread after each job result is committed
+ * (NULL to remove). Call before dispatcher_start. */
+void dispatcher_on_job_done(struct dispatcher *d, dispatcher_job_done_fn fn, void *ud);
 /* Starts the worker pool and claiming. `self_exe` is the ratchet binary re-executed in
  * worker mode (fork+exec). */
 int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err);

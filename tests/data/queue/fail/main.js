@@ -1,0 +1,4 @@
+function main(input) {
+    if (input.fail) throw new Error("asked to fail");
+    return { ok: true };
+}
