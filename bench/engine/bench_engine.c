@@ -6,8 +6,12 @@
  *   cold      every run creates its context
  *   prewarm   the engine prepares the next context while the loop is idle (a worker's setup);
  *             the per-run CPU, prewarm included, is printed too
+ *   task      the whole run path with schemas on: sample/tasks/addition loaded and prepared
+ *             once, then per run: input parsed and validated against input.schema.json, the
+ *             engine run (cold context), output parsed and validated against
+ *             output.schema.json (task_run_start, what run-once and the workers use)
  *
- * Usage: bench_engine [runs]. Built and run by bench/engine/run.
+ * Usage: bench_engine [runs] [task-dir]. Built and run by bench/engine/run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,9 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "schema/schema.h"
+#include "task/run.h"
+#include "task/task.h"
 #include "util/err.h"
 
 static const char code[] = "function main(input) {\n"
@@ -115,10 +122,78 @@ static int bench(const char *name, bool prewarm, int n)
     return 0;
 }
 
+struct task_wait {
+    double done_at;
+    int ok;
+};
+
+static void on_task_done(void *ud, struct task_run_result *r)
+{
+    struct task_wait *w = ud;
+    w->done_at = now_us();
+    w->ok = r->rc == 0 && strcmp(r->output_json, "{\"sum\":8}") == 0;
+    task_run_result_free(r);
+}
+
+static int bench_task(const char *dir, int n)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct engine *e;
+    struct err err;
+    struct task *t;
+    struct task_prepared *tp;
+    struct schema_registry *reg = schema_registry_new();
+    struct task_prepare_options po = {.registry = reg};
+    if (engine_new(&loop, NULL, &e, &err) < 0 || task_load(dir, &t, &err) < 0 ||
+        task_prepare(t, &po, &tp, &err) < 0) {
+        fprintf(stderr, "task setup: %s\n", err.msg);
+        return 1;
+    }
+    struct task_run_params p = {.tp = tp, .input_json = input};
+    double *lat = malloc(sizeof(double) * (size_t)n);
+    int warmup = n / 10 > 200 ? n / 10 : 200;
+    double cpu0 = 0, wall0 = 0;
+    for (int i = -warmup; i < n; i++) {
+        if (i == 0) {
+            cpu0 = cpu_us();
+            wall0 = now_us();
+        }
+        struct task_wait w = {0, 0};
+        double t0 = now_us();
+        if (task_run_start(e, &p, on_task_done, &w, NULL, &err) < 0) {
+            fprintf(stderr, "task_run_start: %s\n", err.msg);
+            return 1;
+        }
+        while (!w.done_at)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (!w.ok) {
+            fprintf(stderr, "wrong result\n");
+            return 1;
+        }
+        if (i >= 0)
+            lat[i] = w.done_at - t0;
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    double cpu = (cpu_us() - cpu0) / n, wall = (now_us() - wall0) / n;
+    qsort(lat, (size_t)n, sizeof(double), cmp);
+    printf("ratchet task run (schemas on, cold context): p50 %.0f us, p99 %.0f us per run "
+           "(start to validated result); %.0f us wall, %.0f us CPU per run; %d runs\n",
+           lat[n / 2], lat[(size_t)n * 99 / 100], wall, cpu, n);
+    free(lat);
+    task_prepared_free(tp);
+    schema_registry_free(reg);
+    engine_free(e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 10000;
+    const char *dir = argc > 2 ? argv[2] : "sample/tasks/addition";
     if (n < 100)
         n = 100;
-    return bench("cold", false, n) || bench("prewarm", true, n);
+    return bench("cold", false, n) || bench("prewarm", true, n) || bench_task(dir, n);
 }
