@@ -18,6 +18,7 @@
 #include "http_client.h"
 #include "queue/delivery.h"
 #include "queue/delivery_internal.h"
+#include "queue/scheduler.h"
 #include "store_fixture.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -1029,6 +1030,96 @@ STORE_TEST(queue_bound_and_drain)
     CHECK_CONTAINS(jsonx_str(json_array_get(rows, 1), "errorMessage"),
                    "not delivered: the server stopped before this attempt");
     json_decref(rows);
+}
+
+/* ---- the two halves together ---- */
+
+static int64_t fixed_now(void *ud)
+{
+    return *(int64_t *)ud;
+}
+
+STORE_TEST(schedule_to_job_to_webhook)
+{
+    /* issue 7's end-to-end path without the worker processes: a schedule with a webhook
+     * destination fires a job; the job is claimed and completed as the dispatcher would; its
+     * output is delivered to the receiver, and the record names the job. */
+    int port = receiver_port();
+    REQUIRE(port);
+    char path[128], fields[1024];
+    snprintf(path, sizeof(path), "/ok/%s", key());
+    int64_t task = fixture_task(st, "t");
+    snprintf(
+        fields, sizeof(fields),
+        "{\"taskId\": %lld, \"name\": \"nightly\", \"cronExpression\": \"0 0 3 * * *\","
+        " \"timezone\": \"Europe/Berlin\", \"input\": {\"n\": 4}, \"outputDestinations\":"
+        " [{\"destinationType\": \"webhook\", \"webhook\": {\"url\": \"http://127.0.0.1:%d%s\","
+        " \"signature\": {\"secret\": \"s3cret\"}}}]}",
+        (long long)task, port, path);
+    json_t *f = json_loads(fields, 0, NULL);
+    struct err err = {0};
+    struct config *cfg = test_config();
+    REQUIRE(delivery_validate_destinations(json_object_get(f, "outputDestinations"), cfg, &err) ==
+            0);
+    int64_t now = 1772409600000; /* 2026-03-02T00:00:00Z */
+    CHECK_OK(scheduler_plan(f, NULL, cfg, NULL, now, &err), &err);
+    json_t *row = NULL;
+    CHECK_OK(store_create(st, STORE_SCHEDULES, f, &row, &err), &err);
+    json_decref(f);
+    int64_t schedule_id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+
+    now = 1772416800000; /* 02:00Z = 03:00 in Berlin */
+    struct scheduler_options so = {.store = st, .now_ms = fixed_now, .clock_ud = &now};
+    struct scheduler *s = NULL;
+    REQUIRE(scheduler_new(NULL, &so, &s, &err) == 0);
+    CHECK_OK(scheduler_tick(s, NULL, &err), &err);
+    scheduler_free(s);
+
+    struct store_claim c = {.node_id = "n", .max_jobs = 1, .lease_ms = 60000};
+    struct store_claimed_job *cj = NULL;
+    size_t n = 0;
+    CHECK_OK(store_job_claim(st, &c, &cj, &n, &err), &err);
+    REQUIRE(n == 1);
+    CHECK_INT_EQ(cj->schedule_id, schedule_id);
+    CHECK_STR_EQ(cj->input, "{\"n\":4}");
+    struct store_job_result res = {.job_id = cj->job_id,
+                                   .execution_id = cj->execution_id,
+                                   .outcome = STORE_OUTCOME_COMPLETED,
+                                   .output = "{\"doubled\": 8}",
+                                   .duration_ms = -1};
+    CHECK_OK(store_job_finish(st, "n", &res, 1, NULL, &err), &err);
+    struct delivery_job dj = {.job_id = cj->job_id,
+                              .job_uuid = cj->job_uuid,
+                              .task_id = cj->task_id,
+                              .task_name = "t",
+                              .task_version = cj->task_version,
+                              .execution_id = cj->execution_id,
+                              .execution_uuid = cj->execution_uuid,
+                              .schedule_id = cj->schedule_id,
+                              .started_at = now,
+                              .completed_at = now + 3,
+                              .duration_ms = -1,
+                              .output_json = res.output,
+                              .destinations_json = cj->output_destinations};
+    struct run r;
+    REQUIRE(run_start(&r, st, cfg, NULL));
+    CHECK_OK(delivery_submit(r.d, &dj, &err), &err);
+    run_finish(&r, 30000);
+    json_t *reqs = received(path);
+    REQUIRE(json_array_size(reqs) == 1);
+    json_t *q = json_array_get(reqs, 0);
+    CHECK(json_is_true(json_object_get(q, "sigValid")));
+    json_t *body = json_loads(jsonx_str(q, "body"), 0, NULL);
+    CHECK_INT_EQ(json_integer_value(json_object_get(body, "scheduleId")), schedule_id);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(body, "output"), "doubled")),
+                 8);
+    json_decref(body);
+    json_decref(reqs);
+    json_t *rows = rows_of(st, cj->job_id);
+    CHECK_INT_EQ(json_array_size(rows), 1);
+    json_decref(rows);
+    store_claimed_free(cj, n);
 }
 
 /* ---- pure parts ---- */
