@@ -37,6 +37,19 @@ static int bad(struct pctx *pc, const char *fmt, ...)
     return err_set(pc->err, E_INVALID, "%s: %s", pc->where, msg);
 }
 
+/* bad() for key below pc->where. */
+static int bad_at(struct pctx *pc, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad_at(struct pctx *pc, const char *key, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return err_set(pc->err, E_INVALID, "%s.%s: %s", pc->where, key, msg);
+}
+
 typedef int (*field_fn)(struct pctx *pc, const json_t *v, void *target);
 
 struct field {
@@ -672,6 +685,74 @@ static void finish_webhook(struct dest_webhook *w)
         w->retry.initial_delay_ms = w->retry.max_delay_ms;
 }
 
+/* The kind a destination object declares (NULL with an error naming the type key). */
+static const struct kind *parse_kind(struct pctx *pc, const json_t *v, struct dest *d)
+{
+    static const char *const type_keys[] = {"destinationType", "destination_type", "type"};
+    const json_t *tv = NULL;
+    const char *tkey = type_keys[0];
+    for (size_t i = 0; i < 3 && !tv; i++)
+        if ((tv = json_object_get(v, type_keys[i])))
+            tkey = type_keys[i];
+    const char *ts = json_string_value(tv);
+    for (size_t i = 0; ts && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        for (size_t j = 0; j < 4 && kinds[i].names[j]; j++) {
+            if (strcasecmp(ts, kinds[i].names[j]) == 0) {
+                d->type = kinds[i].type;
+                d->stdio.to_stderr = strcasecmp(ts, "stderr") == 0;
+                return &kinds[i];
+            }
+        }
+    }
+    if (!tv)
+        bad_at(pc, tkey, "is required (webhook, filesystem or stdio)");
+    else if (ts && strcasecmp(ts, "database") == 0)
+        bad_at(pc, tkey, "database destinations are not supported yet");
+    else
+        bad_at(pc, tkey, "must be webhook, filesystem or stdio");
+    return NULL;
+}
+
+/* The settings: nested under the kind's key, or flat beside the type. *sub gets the key they
+ * were nested under (NULL: flat). */
+static int parse_settings(struct pctx *pc, const json_t *v, const struct kind *k, struct dest *d,
+                          const char **sub)
+{
+    const json_t *settings = NULL;
+    *sub = NULL;
+    for (size_t j = 0; j < 3 && k->sub[j] && !settings; j++)
+        if ((settings = json_object_get(v, k->sub[j])))
+            *sub = k->sub[j];
+    json_t *flat = json_object();
+    const char *key;
+    json_t *val;
+    int rc = 0;
+    json_object_foreach((json_t *)v, key, val)
+    {
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && rc == 0; i++)
+            for (size_t j = 0; j < 3 && kinds[i].sub[j] && rc == 0; j++)
+                if (&kinds[i] != k && strcmp(key, kinds[i].sub[j]) == 0 && !json_is_null(val))
+                    rc = bad_at(pc, key, "does not belong to a %s destination", k->names[0]);
+        if (rc < 0)
+            break;
+        if (!is_top_key(key) && (!*sub || strcmp(key, *sub) != 0))
+            json_object_set(flat, key, val);
+    }
+    if (rc == 0 && settings && json_object_size(flat) > 0)
+        rc = bad_at(pc, json_object_iter_key(json_object_iter(flat)),
+                    "unknown key (settings go in \"%s\")", *sub);
+    if (rc == 0) {
+        const char *parent = pc->where;
+        char *swhere = settings ? xasprintf("%s.%s", parent, *sub) : xstrdup(parent);
+        pc->where = swhere;
+        rc = walk(pc, settings ? settings : flat, k->fields, k->nfields, (char *)d + k->off);
+        pc->where = parent;
+        free(swhere);
+    }
+    json_decref(flat);
+    return rc;
+}
+
 int dest_parse(const json_t *v, const struct config *cfg, const char *where, struct dest *d,
                struct err *err)
 {
@@ -679,37 +760,16 @@ int dest_parse(const json_t *v, const struct config *cfg, const char *where, str
     defaults(d, cfg);
     struct pctx pc = {cfg, where, err};
     int rc = 0;
+    const char *sub = NULL;
+    const struct kind *k = NULL;
     if (!json_is_object(v)) {
         rc = bad(&pc, "must be an object");
         goto out;
     }
-    json_t *tv = json_object_get(v, "destinationType");
-    const char *tkey = "destinationType";
-    if (!tv && (tv = json_object_get(v, "destination_type")))
-        tkey = "destination_type";
-    if (!tv && (tv = json_object_get(v, "type")))
-        tkey = "type";
-    char *twhere = xasprintf("%s.%s", where, tkey);
-    pc.where = twhere;
-    const struct kind *k = NULL;
-    const char *ts = json_string_value(tv);
-    for (size_t i = 0; ts && i < sizeof(kinds) / sizeof(kinds[0]) && !k; i++)
-        for (size_t j = 0; j < 4 && kinds[i].names[j] && !k; j++)
-            if (strcasecmp(ts, kinds[i].names[j]) == 0)
-                k = &kinds[i];
-    if (!tv)
-        rc = bad(&pc, "is required (webhook, filesystem or stdio)");
-    else if (ts && strcasecmp(ts, "database") == 0)
-        rc = bad(&pc, "database destinations are not supported yet");
-    else if (!k)
-        rc = bad(&pc, "must be webhook, filesystem or stdio");
-    if (rc == 0 && k && ts && strcasecmp(ts, "stderr") == 0)
-        d->stdio.to_stderr = true;
-    pc.where = where;
-    free(twhere);
-    if (rc < 0)
+    if (!(k = parse_kind(&pc, v, d))) {
+        rc = -E_INVALID;
         goto out;
-    d->type = k->type;
+    }
     json_t *name = json_object_get(v, "name");
     if (name) {
         char *nwhere = xasprintf("%s.name", where);
@@ -720,61 +780,18 @@ int dest_parse(const json_t *v, const struct config *cfg, const char *where, str
         if (rc < 0)
             goto out;
     }
-
-    /* the settings: nested under the kind's key, or flat beside the type */
-    const json_t *settings = NULL;
-    const char *sub = NULL;
-    for (size_t j = 0; j < 3 && k->sub[j] && !settings; j++)
-        if ((settings = json_object_get(v, k->sub[j])))
-            sub = k->sub[j];
-    json_t *flat = json_object();
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)v, key, val)
-    {
-        bool other_sub = false;
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-            for (size_t j = 0; j < 3 && kinds[i].sub[j]; j++)
-                if (strcmp(key, kinds[i].sub[j]) == 0 && &kinds[i] != k)
-                    other_sub = !json_is_null(val);
-        if (other_sub) {
-            char *owhere = xasprintf("%s.%s", where, key);
-            pc.where = owhere;
-            rc = bad(&pc, "does not belong to a %s destination", k->names[0]);
-            pc.where = where;
-            free(owhere);
-            break;
-        }
-        if (!is_top_key(key) && (!sub || strcmp(key, sub) != 0))
-            json_object_set(flat, key, val);
-    }
-    if (rc == 0 && settings && json_object_size(flat) > 0) {
-        char *fwhere = xasprintf("%s.%s", where, json_object_iter_key(json_object_iter(flat)));
-        pc.where = fwhere;
-        rc = bad(&pc, "unknown key (settings go in \"%s\")", sub);
-        pc.where = where;
-        free(fwhere);
-    }
-    if (rc == 0) {
-        char *swhere = settings ? xasprintf("%s.%s", where, sub) : xstrdup(where);
-        pc.where = swhere;
-        rc = walk(&pc, settings ? settings : flat, k->fields, k->nfields, (char *)d + k->off);
-        pc.where = where;
-        free(swhere);
-    }
-    json_decref(flat);
-    if (rc < 0)
+    if ((rc = parse_settings(&pc, v, k, d, &sub)) < 0)
         goto out;
-    if (d->type == DEST_WEBHOOK) {
-        if (!d->webhook.url) {
-            rc = err_set(err, E_INVALID, "%s.%s: is required", where, sub ? "webhook.url" : "url");
-            goto out;
-        }
+    const char *required = d->type == DEST_WEBHOOK && !d->webhook.url ? "url"
+                           : d->type == DEST_FILE && !d->file.path    ? "path"
+                                                                      : NULL;
+    if (required) {
+        rc = err_set(err, E_INVALID, "%s.%s%s%s: is required", where, sub ? sub : "",
+                     sub ? "." : "", required);
+        goto out;
+    }
+    if (d->type == DEST_WEBHOOK)
         finish_webhook(&d->webhook);
-    } else if (d->type == DEST_FILE && !d->file.path) {
-        rc = err_set(err, E_INVALID, "%s.%s: is required", where, sub ? "filesystem.path" : "path");
-        goto out;
-    }
 out:
     if (rc < 0)
         dest_release(d);
