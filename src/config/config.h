@@ -161,6 +161,7 @@ struct config {
         int64_t default_timeout_ms;
         bool allow_localhost_webhooks;
         bool allow_private_network_webhooks;
+        char *file_base_dir;
         struct config_strlist allowed_webhook_domains;
         int64_t max_concurrent_deliveries;
         struct {

@@ -347,7 +347,10 @@ const struct cfg_key cfg_keys[] = {
           "each delivery retry delay is the previous one times this"),
     K_OBJS("output.global_destinations", output.global_destinations, destination_keys,
            struct config_destination,
-           "named destinations jobs can use: [{name, description, destination}]"),
+           "destinations that receive every completed job's output, after the job's own: "
+           "[{name, description, destination}]"),
+    K_STR("output.file_base_dir", output.file_base_dir, "./output",
+          "folder file destinations write under; their paths may not leave it"),
 
     /* mcp */
     K_BOOL("mcp.enabled", mcp.enabled, "true", "serve MCP at /mcp on the HTTP server"),
