@@ -9,6 +9,7 @@
  * committed together). Leases, node records, events, metrics and shutdown are in
  * dispatch_node.c.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1025,6 +1026,9 @@ int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err
 {
     if (d->state != D_NEW)
         return err_set(err, E_CONFLICT, "the dispatcher was already started");
+    /* A worker that dies leaves a socket whose next write raises SIGPIPE: the node must see
+     * EPIPE instead (libuv writes with write(2)). Process-wide, as every server does. */
+    signal(SIGPIPE, SIG_IGN);
     const struct config *cfg = d->cfg;
     int64_t count = cfg->workers.count;
     if (count <= 0) {

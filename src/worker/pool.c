@@ -650,14 +650,27 @@ int pool_start(struct pool *p, struct err *err)
     return 0;
 }
 
+/* Runs worker w may still take: its concurrency, and what is left before its recycling. */
+static int worker_room(const struct pool *p, const struct pool_worker *w)
+{
+    if (w->state != POOL_READY || w->exited)
+        return 0;
+    int64_t room = p->opt.max_concurrent_runs - w->nruns;
+    if (p->opt.recycle_after_runs > 0) {
+        int64_t left = p->opt.recycle_after_runs - w->runs_done - w->nruns;
+        if (left < room)
+            room = left;
+    }
+    return room > 0 ? (int)room : 0;
+}
+
 int pool_free_slots(const struct pool *p)
 {
     if (p->stopping)
         return 0;
     int n = 0;
     for (const struct pool_worker *w = p->workers; w; w = w->next)
-        if (w->state == POOL_READY && !w->exited)
-            n += p->opt.max_concurrent_runs - w->nruns;
+        n += worker_room(p, w);
     return n;
 }
 
@@ -696,7 +709,7 @@ int pool_submit(struct pool *p, struct pool_run *run, struct err *err)
 {
     struct pool_worker *best = NULL;
     for (struct pool_worker *w = p->workers; w; w = w->next) {
-        if (w->state != POOL_READY || w->exited || w->nruns >= p->opt.max_concurrent_runs)
+        if (worker_room(p, w) == 0)
             continue;
         if (!best || w->nruns < best->nruns)
             best = w;
