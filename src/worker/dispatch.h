@@ -41,7 +41,7 @@ struct drun {
     bool cancel_requested; /* a cancel reached this node */
     bool lease_lost;
     bool abandoned;
-    int64_t claimed_us, result_us, committed_us;
+    int64_t claimed_us, started_us, result_us, committed_us; /* monotonic µs */
     /* direct runs */
     dispatcher_result_fn done;
     void *done_ud;

@@ -102,9 +102,10 @@ void dispatch_trace(struct dispatcher *d, const struct drun *r)
 {
     if (!d->trace)
         return;
-    /* job claimed_us sent_us result_us committed_us (wall clock, µs) */
-    fprintf(d->trace, "%lld %lld %lld %lld %lld\n", (long long)r->job_id, (long long)r->claimed_us,
-            (long long)r->pr.sent_at_us, (long long)r->result_us, (long long)r->committed_us);
+    /* job claimed sent started result committed: CLOCK_MONOTONIC µs */
+    fprintf(d->trace, "%lld %lld %lld %lld %lld %lld\n", (long long)r->job_id,
+            (long long)r->claimed_us, (long long)r->pr.sent_at_us, (long long)r->started_us,
+            (long long)r->result_us, (long long)r->committed_us);
 }
 
 /* ---- events ---- */

@@ -35,6 +35,13 @@
 #define STORE_BACKOFF_MAX 5000
 #define FINISH_BATCH_MAX  512 /* results per cycle */
 
+/* Timestamps of a run's stages (trace, metrics) are monotonic microseconds: one clock for
+ * the node and its workers. */
+static int64_t mono_us(void)
+{
+    return time_mono_ns() / 1000;
+}
+
 /* ---- runs ---- */
 
 static struct drun *run_new(struct dispatcher *d)
@@ -280,14 +287,15 @@ static const char *predict_status(const struct drun *r)
 static void take_result(struct dispatcher *d, struct drun *r, const struct pool_result *pr)
 {
     r->state = DRUN_FINISHED;
-    r->result_us = time_now_us();
+    r->result_us = mono_us();
+    r->started_us = pr->start_mono_us;
     r->rc = pr->rc;
     r->duration_ms = (pr->duration_us + 500) / 1000;
     struct store_job_result *s = &r->res;
     *s = (struct store_job_result){
         .job_id = r->direct ? 0 : r->job_id,
         .execution_id = r->execution_id,
-        .completed_at = r->result_us / 1000,
+        .completed_at = time_now_ms(),
         .duration_ms = pr->duration_us ? r->duration_ms : -1,
     };
     free(r->worker_id);
@@ -477,7 +485,7 @@ static void breaker_filter(struct dispatcher *d, struct idvec *exclude, struct i
 /* After a commit: what each result did, for events, the breaker, metrics and callbacks. */
 static void after_commit(struct dispatcher *d, struct drun **runs, const bool *applied, size_t n)
 {
-    int64_t now_us = time_now_us();
+    int64_t now_us = mono_us();
     for (size_t i = 0; i < n; i++) {
         struct drun *r = runs[i];
         r->committed_us = now_us;
@@ -549,6 +557,8 @@ static void after_commit(struct dispatcher *d, struct drun **runs, const bool *a
             d->job_done(d->job_done_ud, &info);
         }
     }
+    if (d->trace)
+        fflush(d->trace); /* one write per commit: the benchmark reads it as it grows */
 }
 
 /* A result the store refuses even alone: record a failure in its place, so the job moves. */
@@ -635,7 +645,7 @@ static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
                      err.msg);
             continue;
         }
-        int64_t now_us = time_now_us();
+        int64_t now_us = mono_us();
         if (nj) {
             queue_breaker_probe_claimed(&dispatch_breaker(d, probes[i])->b);
             log_info("task %lld: circuit breaker half-open; job %lld is the probe",
@@ -677,7 +687,7 @@ static void cycle(struct dispatcher *d)
     size_t njobs = 0;
     struct err err = {0};
     int rc = store_job_finish_and_claim(d->store, results, n, applied, &c, &jobs, &njobs, &err);
-    int64_t claimed_us = time_now_us();
+    int64_t claimed_us = mono_us();
     size_t committed = rc == 0 ? n : 0;
     if (rc < 0) {
         log_warn("dispatcher: store cycle failed: %s", err.msg);
@@ -909,7 +919,7 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
     r->pr.timeout_ms = req->timeout_ms;
     r->done = done;
     r->done_ud = ud;
-    r->claimed_us = time_now_us();
+    r->claimed_us = mono_us();
     r->state = DRUN_WAITING;
     struct direct_req q = {r, task};
     pthread_mutex_lock(&d->mu);

@@ -238,7 +238,8 @@ static void on_result_frame(struct pool_worker *w, const struct ipc_frame *f)
         enum err_code c = err_from_name(code);
         rc = -(c ? (int)c : E_INTERNAL);
     }
-    long long dur = 0, mem = 0;
+    long long dur = 0, mem = 0, start = 0;
+    jsonx_int(f->header, "startUs", &start);
     jsonx_int(f->header, "durationUs", &dur);
     jsonx_int(f->header, "memoryBytes", &mem);
     struct pool_result res = {
@@ -249,6 +250,7 @@ static void on_result_frame(struct pool_worker *w, const struct ipc_frame *f)
         .logs = json_object_get(f->header, "logs"),
         .http = json_object_get(f->header, "http"),
         .duration_us = dur,
+        .start_mono_us = start,
         .memory_bytes = mem,
         .worker_id = w->id,
     };
@@ -728,7 +730,7 @@ int pool_submit(struct pool *p, struct pool_run *run, struct err *err)
         best->runs->prev = run;
     best->runs = run;
     best->nruns++;
-    run->sent_at_us = time_now_us();
+    run->sent_at_us = time_mono_ns() / 1000;
     int64_t timeout = run->timeout_ms         ? run->timeout_ms
                       : run->task->timeout_ms ? run->task->timeout_ms
                                               : p->opt.default_timeout_ms;

@@ -50,6 +50,7 @@ struct wtask {
 struct wrun {
     struct wproc *w;
     int64_t id;
+    int64_t start_us; /* monotonic */
     struct engine_run *handle;
     bool starting, finished;
     json_t *http; /* exchanges, or NULL */
@@ -283,8 +284,8 @@ static void on_observe(void *ud, const struct engine_exchange *ex)
 static void result_header(struct strbuf *h, const struct wrun *r, const struct task_run_result *res)
 {
     const struct engine_result *er = res->engine;
-    strbuf_addf(h, "{\"type\":\"result\",\"id\":%lld,\"code\":\"%s\"", (long long)r->id,
-                res->rc ? err_name(res->rc) : "OK");
+    strbuf_addf(h, "{\"type\":\"result\",\"id\":%lld,\"code\":\"%s\",\"startUs\":%lld",
+                (long long)r->id, res->rc ? err_name(res->rc) : "OK", (long long)r->start_us);
     if (er)
         strbuf_addf(h, ",\"durationUs\":%lld,\"memoryBytes\":%zu",
                     (long long)(er->duration_ms * 1000), er->memory_bytes);
@@ -395,6 +396,7 @@ static void on_run(struct wproc *w, const struct inmsg *m)
     struct wrun *r = xcalloc(1, sizeof(*r));
     r->w = w;
     r->id = id;
+    r->start_us = time_mono_ns() / 1000;
     r->starting = true;
     struct task_run_params p = {
         .tp = t->tp,
