@@ -100,6 +100,7 @@ struct dispatcher {
 
     /* settings */
     int64_t claim_batch, lease_ms, heartbeat_ms, poll_ms;
+    int prefetch; /* jobs claimed beyond the free slots (half the slots): they wait here */
     struct queue_breaker_config breaker_cfg;
     struct queue_retry_policy retry_default;
 
@@ -171,5 +172,7 @@ void dispatch_trace(struct dispatcher *d, const struct drun *r);
 void dispatch_count_run(struct dispatcher *d, const struct drun *r);
 void dispatch_listen_start(struct dispatcher *d);
 void dispatch_check_drained(struct dispatcher *d);
+/* Gives claimed jobs that have not started back to the store (task_id 0: all of them). */
+void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char *why);
 
 #endif

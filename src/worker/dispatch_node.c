@@ -467,26 +467,34 @@ static void abandon_running(struct dispatcher *d)
     free(execs);
 }
 
-static void requeue_waiting(struct dispatcher *d)
+void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char *why)
 {
-    size_t n = d->waiting_jobs.n;
+    size_t n = d->waiting_jobs.n, k = 0, kept = 0;
     if (!n)
         return;
     int64_t *jobs = xcalloc(n, sizeof(*jobs));
     int64_t *execs = xcalloc(n, sizeof(*execs));
+    struct drun **gone = xcalloc(n, sizeof(*gone));
     for (size_t i = 0; i < n; i++) {
-        jobs[i] = d->waiting_jobs.v[i]->job_id;
-        execs[i] = d->waiting_jobs.v[i]->execution_id;
+        struct drun *r = d->waiting_jobs.v[i];
+        if (task_id && r->task_id != task_id) {
+            d->waiting_jobs.v[kept++] = r;
+            continue;
+        }
+        jobs[k] = r->job_id;
+        execs[k] = r->execution_id;
+        gone[k++] = r;
     }
+    d->waiting_jobs.n = kept;
     struct err err = {0};
-    if (store_job_requeue(d->store, d->node_id, jobs, execs, n,
-                          "the node shut down before the run started; the job was requeued", 0,
-                          NULL, &err) < 0)
-        log_warn("dispatcher: requeueing %zu jobs failed (%s); their leases will expire", n,
+    char *msg = xasprintf("%s before the run started; the job was requeued", why);
+    if (k && store_job_requeue(d->store, d->node_id, jobs, execs, k, msg, 0, NULL, &err) < 0)
+        log_warn("dispatcher: requeueing %zu jobs failed (%s); their leases will expire", k,
                  err.msg);
-    for (size_t i = 0; i < n; i++)
-        dispatch_free_run(d, d->waiting_jobs.v[i]);
-    d->waiting_jobs.n = 0;
+    free(msg);
+    for (size_t i = 0; i < k; i++)
+        dispatch_free_run(d, gone[i]);
+    free(gone);
     free(jobs);
     free(execs);
 }
@@ -538,7 +546,7 @@ void dispatcher_drain(struct dispatcher *d, int64_t grace_ms, void (*done)(void 
     uv_timer_stop(&d->poll_timer);
     uv_timer_stop(&d->due_timer);
     dispatch_node_record(d, "draining");
-    requeue_waiting(d);
+    dispatch_requeue_waiting(d, 0, "the node shut down");
     while (d->waiting_direct.n) {
         struct drun *r = d->waiting_direct.v[--d->waiting_direct.n];
         json_t *e =

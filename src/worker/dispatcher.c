@@ -376,11 +376,24 @@ static void submit_waiting(struct dispatcher *d)
     pool_flush(d->pool);
 }
 
+/* How many jobs a claim may take now: the free slots, plus a little ahead of them (d->prefetch)
+ * so runs wait here rather than in the store while a commit is on its way, and batches (so
+ * commits) grow under load; minus what already waits. */
+static int claim_room(const struct dispatcher *d)
+{
+    if (!d->pool)
+        return 0;
+    int slots = pool_free_slots(d->pool);
+    if (slots == 0 && pool_running(d->pool) == 0)
+        return 0; /* no worker ready: do not claim what nothing can run */
+    return slots + d->prefetch - (int)d->waiting_jobs.n - (int)d->waiting_direct.n;
+}
+
 static void on_pool_capacity(void *ud)
 {
     struct dispatcher *d = ud;
     submit_waiting(d);
-    if (d->state == D_RUNNING && d->want_claim && pool_free_slots(d->pool) > 0)
+    if (d->state == D_RUNNING && d->want_claim && claim_room(d) > 0)
         dispatch_schedule_cycle(d);
 }
 
@@ -530,6 +543,7 @@ static void after_commit(struct dispatcher *d, struct drun **runs, const bool *a
                      queue_breaker_state_name(be->b.state));
             if (be->b.state == QUEUE_BREAKER_OPEN) {
                 metric_counter_inc(d->m_breaker_opens);
+                dispatch_requeue_waiting(d, r->task_id, "the task's circuit breaker opened");
                 dispatch_arm_due(d, queue_breaker_reopen_at(&be->b, &d->breaker_cfg));
             } else {
                 d->want_claim = true;
@@ -632,7 +646,7 @@ static void store_failed(struct dispatcher *d)
 
 static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
 {
-    for (size_t i = 0; i < n && pool_free_slots(d->pool) - (int)d->waiting_jobs.n > 0; i++) {
+    for (size_t i = 0; i < n && claim_room(d) > 0; i++) {
         struct store_claim c = {.node_id = d->node_id,
                                 .max_jobs = 1,
                                 .lease_ms = d->lease_ms,
@@ -659,7 +673,7 @@ static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
 static void cycle(struct dispatcher *d)
 {
     size_t n = d->finished.n < FINISH_BATCH_MAX ? d->finished.n : FINISH_BATCH_MAX;
-    int free_slots = pool_free_slots(d->pool) - (int)d->waiting_jobs.n - (int)d->waiting_direct.n;
+    int free_slots = claim_room(d);
     size_t want = 0;
     if (d->state == D_RUNNING && d->want_claim && free_slots > 0)
         want = (size_t)(free_slots < d->claim_batch ? free_slots : d->claim_batch);
@@ -728,7 +742,7 @@ static void cycle(struct dispatcher *d)
     submit_waiting(d);
     if (d->finished.n && d->store_backoff_ms == 0)
         dispatch_schedule_cycle(d); /* more results than one batch, or failed claims */
-    else if (d->want_claim && d->state == D_RUNNING && pool_free_slots(d->pool) > 0 &&
+    else if (d->want_claim && d->state == D_RUNNING && claim_room(d) > 0 &&
              d->store_backoff_ms == 0)
         dispatch_schedule_cycle(d);
     dispatch_check_drained(d);
@@ -756,7 +770,7 @@ static void on_poll_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
     d->want_claim = true;
-    if (pool_free_slots(d->pool) > 0)
+    if (claim_room(d) > 0)
         dispatch_schedule_cycle(d);
 }
 
@@ -1060,6 +1074,7 @@ int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err
         .max_frame_bytes = (size_t)cfg->execution.max_output_bytes + WORKER_FRAME_MAX,
     };
     struct pool_callbacks cb = {on_pool_result, on_pool_capacity, dispatch_on_worker, d};
+    d->prefetch = (int)(count * cfg->workers.max_concurrent_runs / 2);
     int rc = pool_new(d->loop, &po, &cb, &d->pool, err);
     if (rc < 0)
         return rc;

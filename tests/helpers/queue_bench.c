@@ -219,9 +219,30 @@ struct ll_result {
     double ql50, ql99, cc50, cc99;
 };
 
+/* With QUEUE_BENCH_STAGES set, low-load runs also print where claim->commit went. */
+static void print_stages(const struct trace_line *ls, long n)
+{
+    static const char *const names[] = {"claim->sent", "sent->started", "started->result",
+                                        "result->commit"};
+    int64_t *v = xcalloc((size_t)n, sizeof(*v));
+    for (int k = 0; k < 4; k++) {
+        for (long i = 0; i < n; i++) {
+            const int64_t t[5] = {ls[i].claimed, ls[i].sent, ls[i].started, ls[i].result,
+                                  ls[i].committed};
+            v[i] = t[k + 1] - t[k];
+        }
+        qsort(v, (size_t)n, sizeof(*v), cmp64);
+        fprintf(stderr, "[ratchet]   %-16s p50 %6lld us  p90 %6lld us  p99 %6lld us\n", names[k],
+                (long long)pct(v, (size_t)n, 0.5), (long long)pct(v, (size_t)n, 0.9),
+                (long long)pct(v, (size_t)n, 0.99));
+    }
+    free(v);
+}
+
 static int low_load(struct ctx *c, long n, long gap_ms, struct ll_result *out)
 {
     int64_t *ql = xcalloc((size_t)n, sizeof(*ql)), *cc = xcalloc((size_t)n, sizeof(*cc));
+    struct trace_line *lines = xcalloc((size_t)n, sizeof(*lines));
     struct err err = {0};
     for (long i = 0; i < n; i++) {
         struct store_job_new j = {.task_id = c->task_id, .input = c->inputs[i % c->ninputs]};
@@ -241,9 +262,13 @@ static int low_load(struct ctx *c, long n, long gap_ms, struct ll_result *out)
         } while (l.job != e.id);
         ql[i] = l.started - t0;
         cc[i] = l.committed - l.claimed;
+        lines[i] = l;
         struct timespec ts = {gap_ms / 1000, (gap_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    if (getenv("QUEUE_BENCH_STAGES"))
+        print_stages(lines, n);
+    free(lines);
     qsort(ql, (size_t)n, sizeof(*ql), cmp64);
     qsort(cc, (size_t)n, sizeof(*cc), cmp64);
     *out = (struct ll_result){(double)pct(ql, (size_t)n, 0.5), (double)pct(ql, (size_t)n, 0.99),
@@ -293,8 +318,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "[ratchet] warm-up: %ld jobs\n", warm);
     if (throughput(&c, warm, &tp) < 0)
         return 1;
-    double *enq = xcalloc((size_t)reps, sizeof(double)), *e2e = xcalloc((size_t)reps, sizeof(double));
-    double *c50 = xcalloc((size_t)reps, sizeof(double)), *c99 = xcalloc((size_t)reps, sizeof(double));
+    double *enq = xcalloc((size_t)reps, sizeof(double)),
+           *e2e = xcalloc((size_t)reps, sizeof(double));
+    double *c50 = xcalloc((size_t)reps, sizeof(double)),
+           *c99 = xcalloc((size_t)reps, sizeof(double));
     for (long r = 0; r < reps; r++) {
         if (throughput(&c, n, &tp) < 0)
             return 1;
@@ -311,8 +338,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "[ratchet] low-load warm-up: %ld jobs\n", idle_n < 50 ? idle_n : 50);
     if (low_load(&c, idle_n < 50 ? idle_n : 50, gap, &ll) < 0)
         return 1;
-    double *q50 = xcalloc((size_t)reps, sizeof(double)), *q99 = xcalloc((size_t)reps, sizeof(double));
-    double *i50 = xcalloc((size_t)reps, sizeof(double)), *i99 = xcalloc((size_t)reps, sizeof(double));
+    double *q50 = xcalloc((size_t)reps, sizeof(double)),
+           *q99 = xcalloc((size_t)reps, sizeof(double));
+    double *i50 = xcalloc((size_t)reps, sizeof(double)),
+           *i99 = xcalloc((size_t)reps, sizeof(double));
     for (long r = 0; r < reps; r++) {
         if (low_load(&c, idle_n, gap, &ll) < 0)
             return 1;
