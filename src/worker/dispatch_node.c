@@ -416,6 +416,8 @@ void dispatch_listen_start(struct dispatcher *d)
 
 /* ---- the graceful drain ---- */
 
+static void publish_requeued(struct dispatcher *d, const struct drun *r);
+
 static void on_pool_stopped(void *ud)
 {
     struct dispatcher *d = ud;
@@ -448,6 +450,7 @@ static void abandon_running(struct dispatcher *d)
         jobs[k] = r->job_id;
         execs[k++] = r->execution_id;
         r->abandoned = true;
+        publish_requeued(d, r);
         pool_cancel(d->pool, &r->pr, 1000);
     }
     struct err err = {0};
@@ -465,6 +468,20 @@ static void abandon_running(struct dispatcher *d)
             pool_cancel(d->pool, &r->pr, 1000);
     free(jobs);
     free(execs);
+}
+
+/* A job given back to the queue (its attempt not counted) and its cancelled execution. */
+static void publish_requeued(struct dispatcher *d, const struct drun *r)
+{
+    if (!event_bus_active(d->bus))
+        return;
+    publish(d, EVENT_EXECUTION, r->execution_id, "cancelled",
+            json_pack("{s:I, s:s, s:I, s:I, s:s}", "id", (json_int_t)r->execution_id, "uuid",
+                      r->pr.execution_uuid, "taskId", (json_int_t)r->task_id, "jobId",
+                      (json_int_t)r->job_id, "nodeId", d->node_id));
+    publish(d, EVENT_JOB, r->job_id, "queued",
+            json_pack("{s:I, s:s, s:I}", "id", (json_int_t)r->job_id, "uuid", r->pr.job_uuid,
+                      "taskId", (json_int_t)r->task_id));
 }
 
 void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char *why)
@@ -492,8 +509,10 @@ void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char 
         log_warn("dispatcher: requeueing %zu jobs failed (%s); their leases will expire", k,
                  err.msg);
     free(msg);
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
+        publish_requeued(d, gone[i]);
         dispatch_free_run(d, gone[i]);
+    }
     free(gone);
     free(jobs);
     free(execs);
