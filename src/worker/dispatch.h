@@ -119,12 +119,15 @@ struct dispatcher {
     /* from other threads, under mu */
     pthread_mutex_t mu;
     atomic_bool wake;
+    atomic_bool accepting; /* direct runs are taken (running, not draining) */
     VEC(int64_t) cancel_in;
     VEC(struct direct_req) direct_in;
     json_t *workers_json; /* snapshot for dispatcher_workers */
     json_t *init;         /* the workers' init frame fields */
 
     /* loop thread */
+    bool freeing;   /* inside dispatcher_free */
+    uint64_t beats; /* heartbeats so far */
     bool cycle_scheduled;
     bool want_claim;
     int64_t store_backoff_ms;

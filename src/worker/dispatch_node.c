@@ -316,11 +316,67 @@ static void recover_expired(struct dispatcher *d)
     free(rec);
 }
 
+/* Whether node id (another node) is gone: no row, stopped, or silent for two leases. */
+static bool node_gone(struct dispatcher *d, const char *id)
+{
+    json_t *row = NULL;
+    struct err err = {0};
+    int rc = store_get_by(d->store, STORE_NODES, "nodeId", id, &row, &err);
+    if (rc == -E_NOT_FOUND)
+        return true;
+    if (rc < 0)
+        return false;
+    const char *status = jsonx_str(row, "status");
+    int64_t beat = 0;
+    const char *at = jsonx_str(row, "heartbeatAt");
+    if (at)
+        time_parse_rfc3339(at, &beat);
+    bool gone = (status && strcmp(status, "stopped") == 0) ||
+                (beat && time_now_ms() - beat > 2 * d->lease_ms);
+    json_decref(row);
+    return gone;
+}
+
+/* Direct runs have no lease: an execution left pending or running by a node that died is
+ * failed here (every minute, by any node). */
+static void recover_orphan_directs(struct dispatcher *d)
+{
+    json_t *statuses = json_pack("[s, s]", "pending", "running");
+    struct store_filter f[2] = {{"jobId", STORE_EQ, json_null()}, {"status", STORE_IN, statuses}};
+    struct store_query q = {.filters = f, .nfilters = 2, .limit = 200};
+    json_t *rows = NULL;
+    struct err err = {0};
+    int rc = store_list(d->store, STORE_EXECUTIONS, &q, &rows, NULL, &err);
+    json_decref(statuses);
+    if (rc < 0)
+        return;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *node = jsonx_str(row, "nodeId");
+        if (!node || strcmp(node, d->node_id) == 0 || !node_gone(d, node))
+            continue;
+        json_t *fields =
+            json_pack("{s:s, s:s, s:s, s:I}", "status", "failed", "errorType", "NodeLost",
+                      "errorMessage", "the node running it stopped before the run finished",
+                      "completedAt", (json_int_t)time_now_ms());
+        long long id = 0;
+        jsonx_int(row, "id", &id);
+        if (store_update(d->store, STORE_EXECUTIONS, id, fields, NULL, &err) == 0)
+            log_warn("execution %lld: its node %s is gone; marked failed", id, node);
+        json_decref(fields);
+    }
+    json_decref(rows);
+}
+
 void dispatch_on_heartbeat(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
     renew_leases(d);
     recover_expired(d);
+    if (++d->beats % (uint64_t)(60000 / d->heartbeat_ms + 1) == 0)
+        recover_orphan_directs(d);
     if (d->state == D_RUNNING || d->state == D_DRAINING)
         dispatch_node_record(d, d->state == D_RUNNING ? "running" : "draining");
     if (d->pool) {
@@ -340,6 +396,7 @@ void dispatch_on_heartbeat(uv_timer_t *t)
 void dispatch_heartbeat_start(struct dispatcher *d)
 {
     recover_expired(d); /* a restarted node picks up what a dead one left at once */
+    recover_orphan_directs(d);
     refresh_queue_gauges(d);
     uv_timer_start(&d->heartbeat, dispatch_on_heartbeat, (uint64_t)d->heartbeat_ms,
                    (uint64_t)d->heartbeat_ms);
@@ -379,7 +436,8 @@ static void listen_arm(struct dispatcher *d)
 static void on_listen_closed(uv_handle_t *h)
 {
     struct dispatcher *d = h->data;
-    if (d->listener && d->state != D_STOPPED)
+    d->open_handles--;
+    if (d->listener && !d->freeing)
         listen_arm(d);
 }
 
@@ -397,6 +455,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
         d->want_claim = true;
         dispatch_schedule_cycle(d);
         d->listen_active = false;
+        d->open_handles++; /* dispatcher_free waits for it */
         uv_close((uv_handle_t *)&d->listen_poll, on_listen_closed);
     }
 }
@@ -562,6 +621,7 @@ void dispatcher_drain(struct dispatcher *d, int64_t grace_ms, void (*done)(void 
     log_info("dispatcher: draining node %s (%d runs going, grace %lld ms)", d->node_id,
              pool_running(d->pool), (long long)grace_ms);
     d->state = D_DRAINING;
+    atomic_store(&d->accepting, false);
     uv_timer_stop(&d->poll_timer);
     uv_timer_stop(&d->due_timer);
     dispatch_node_record(d, "draining");

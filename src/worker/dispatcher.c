@@ -842,6 +842,10 @@ static void cancel_job(struct dispatcher *d, int64_t job_id)
         json_decref(e);
         vec_push(&d->finished, r);
         dispatch_schedule_cycle(d);
+    } else if (r->state == DRUN_FINISHED) {
+        /* the result is in but not committed: the store cancels a failed attempt rather than
+         * retrying it; say so in the events */
+        r->job_status = predict_status(r);
     }
 }
 
@@ -897,6 +901,9 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
 {
     if (!d || !req || !done)
         return err_set(err, E_INVALID, "dispatcher_execute needs a request and a callback");
+    if (!atomic_load(&d->accepting))
+        return err_set(err, E_UNAVAILABLE, "the node is not running tasks (%s)",
+                       d->state == D_NEW ? "not started" : "shutting down");
     json_t *task = NULL, *input = NULL, *row = NULL;
     int rc = store_get(d->store, STORE_TASKS, req->task_id, &task, err);
     if (rc < 0)
@@ -1002,6 +1009,7 @@ int dispatcher_new_with(uv_loop_t *loop, struct store *store, const struct confi
     queue_retry_policy_default(cfg, &d->retry_default);
     pthread_mutex_init(&d->mu, NULL);
     atomic_init(&d->wake, false);
+    atomic_init(&d->accepting, false);
     const char *trace = getenv("RATCHET_QUEUE_TRACE");
     if (trace && *trace) {
         d->trace = fopen(trace, "a");
@@ -1079,6 +1087,7 @@ int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err
     if (rc < 0)
         return rc;
     d->state = D_RUNNING;
+    atomic_store(&d->accepting, true);
     dispatch_node_record(d, "running");
     rc = pool_start(d->pool, err);
     if (rc < 0) {
@@ -1111,19 +1120,43 @@ const char *dispatcher_node_id(const struct dispatcher *d)
     return d->node_id;
 }
 
+/* The one answer a direct run's caller gets when the node goes away under it. */
+static void deliver_unavailable(struct drun *r)
+{
+    json_t *e = json_pack("{s:s, s:s}", "type", "Unavailable", "message",
+                          "the node shut down before the run finished");
+    json_t *logs = json_array();
+    struct dispatcher_run_result out = {.status = -E_UNAVAILABLE,
+                                        .error = e,
+                                        .logs = logs,
+                                        .execution_id = r->execution_id,
+                                        .execution_uuid = r->pr.execution_uuid};
+    r->delivered = true;
+    r->done(r->done_ud, &out);
+    json_decref(e);
+    json_decref(logs);
+}
+
 void dispatcher_free(struct dispatcher *d)
 {
     if (!d)
         return;
+    d->freeing = true;
+    atomic_store(&d->accepting, false);
     /* the pool first: it forgets the runs it holds without reporting them */
     if (d->pool) {
         struct pool *p = d->pool;
         d->pool = NULL;
         pool_free(p);
     }
-    /* runs still held are dropped: their jobs' leases expire and they run again */
-    while (d->runs)
-        dispatch_free_run(d, d->runs);
+    /* runs still held are dropped: their jobs' leases expire and they run again; a direct run's
+     * caller still gets its one answer */
+    while (d->runs) {
+        struct drun *r = d->runs;
+        if (r->direct && !r->delivered && r->done)
+            deliver_unavailable(r);
+        dispatch_free_run(d, r);
+    }
     vec_free(&d->waiting_jobs);
     vec_free(&d->waiting_direct);
     vec_free(&d->finished);
@@ -1153,9 +1186,11 @@ void dispatcher_free(struct dispatcher *d)
     vec_free(&d->breakers);
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < d->direct_in.n; i++) {
+        struct drun *r = d->direct_in.v[i].run;
         json_decref(d->direct_in.v[i].task_row);
-        free(d->direct_in.v[i].run->pr.input);
-        free(d->direct_in.v[i].run);
+        deliver_unavailable(r);
+        free(r->pr.input);
+        free(r);
     }
     vec_free(&d->direct_in);
     vec_free(&d->cancel_in);
