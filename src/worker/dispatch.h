@@ -74,6 +74,7 @@ struct task_entry {
 struct breaker_entry {
     int64_t task_id;
     struct queue_breaker b;
+    int64_t next_probe_try; /* ms: half-open and no job of the task was due; look again then */
 };
 
 struct direct_req {
@@ -157,6 +158,8 @@ struct dispatcher {
 
 /* dispatcher.c */
 void dispatch_schedule_cycle(struct dispatcher *d);
+/* Jobs were enqueued or became due (a wake-up or a notification): claim. */
+void dispatch_jobs_arrived(struct dispatcher *d);
 void dispatch_free_run(struct dispatcher *d, struct drun *r);
 void dispatch_commit_now(struct dispatcher *d);
 struct breaker_entry *dispatch_breaker(struct dispatcher *d, int64_t task_id);

@@ -408,8 +408,7 @@ static void on_note(void *arg, const char *channel, const char *payload)
 {
     struct dispatcher *d = arg;
     if (strcmp(channel, STORE_CHANNEL_JOBS) == 0) {
-        d->want_claim = true;
-        dispatch_schedule_cycle(d);
+        dispatch_jobs_arrived(d);
         return;
     }
     if (strcmp(channel, STORE_CHANNEL_CANCEL) != 0 || !payload)

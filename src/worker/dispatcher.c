@@ -452,6 +452,14 @@ void dispatch_schedule_cycle(struct dispatcher *d)
     uv_idle_start(&d->cycle_idle, on_cycle_idle);
 }
 
+void dispatch_jobs_arrived(struct dispatcher *d)
+{
+    d->want_claim = true;
+    for (size_t i = 0; i < d->breakers.n; i++)
+        d->breakers.v[i].next_probe_try = 0; /* maybe one of them is a probe now */
+    dispatch_schedule_cycle(d);
+}
+
 struct breaker_entry *dispatch_breaker(struct dispatcher *d, int64_t task_id)
 {
     for (size_t i = 0; i < d->breakers.n; i++)
@@ -488,7 +496,7 @@ static void breaker_filter(struct dispatcher *d, struct idvec *exclude, struct i
         if (a == QUEUE_ADMIT_ALL)
             continue;
         vec_push(exclude, e->task_id);
-        if (a == QUEUE_ADMIT_PROBE)
+        if (a == QUEUE_ADMIT_PROBE && now >= e->next_probe_try)
             vec_push(probes, e->task_id);
         else
             dispatch_arm_due(d, queue_breaker_reopen_at(&e->b, &d->breaker_cfg));
@@ -660,6 +668,8 @@ static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
             continue;
         }
         int64_t now_us = mono_us();
+        if (!nj) /* none of its jobs is due: look again in a second, or when woken */
+            dispatch_breaker(d, probes[i])->next_probe_try = time_now_ms() + 1000;
         if (nj) {
             queue_breaker_probe_claimed(&dispatch_breaker(d, probes[i])->b);
             log_info("task %lld: circuit breaker half-open; job %lld is the probe",
@@ -858,10 +868,8 @@ static void on_async(uv_async_t *a)
     memset(&d->cancel_in, 0, sizeof(d->cancel_in));
     memset(&d->direct_in, 0, sizeof(d->direct_in));
     pthread_mutex_unlock(&d->mu);
-    if (atomic_exchange(&d->wake, false)) {
-        d->want_claim = true;
-        dispatch_schedule_cycle(d);
-    }
+    if (atomic_exchange(&d->wake, false))
+        dispatch_jobs_arrived(d);
     for (size_t i = 0; i < cancels.n; i++)
         cancel_job(d, cancels.v[i]);
     for (size_t i = 0; i < directs.n; i++) {

@@ -127,6 +127,7 @@ static void send_frame(struct wproc *w, struct strbuf *sb)
     }
 }
 
+/* Sends a header-only frame; takes header. */
 static void send_json(struct wproc *w, json_t *header)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -134,6 +135,7 @@ static void send_json(struct wproc *w, json_t *header)
         send_frame(w, &sb);
     else
         strbuf_release(&sb);
+    json_decref(header);
 }
 
 static int64_t rss_bytes(void)
