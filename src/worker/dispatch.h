@@ -124,6 +124,7 @@ struct dispatcher {
     VEC(int64_t) cancel_in;
     VEC(struct direct_req) direct_in;
     json_t *workers_json; /* snapshot for dispatcher_workers */
+    int64_t workers_refreshed_mono; /* ms; loop thread */
     json_t *init;         /* the workers' init frame fields */
 
     /* loop thread */
@@ -172,6 +173,8 @@ void dispatch_heartbeat_start(struct dispatcher *d);
 void dispatch_on_heartbeat(uv_timer_t *t);
 void dispatch_node_record(struct dispatcher *d, const char *status);
 void dispatch_on_worker(void *ud, const struct pool_worker *w, const char *status);
+/* Rebuilds the snapshot dispatcher_workers hands out (and the workers gauge). */
+void dispatch_refresh_workers(struct dispatcher *d);
 void dispatch_publish_claimed(struct dispatcher *d, const struct drun *r);
 void dispatch_publish_committed(struct dispatcher *d, const struct drun *r);
 void dispatch_trace(struct dispatcher *d, const struct drun *r);

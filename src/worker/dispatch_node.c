@@ -214,8 +214,9 @@ static void worker_record(struct dispatcher *d, const json_t *w, const char *sta
     json_decref(f);
 }
 
-static void refresh_workers_snapshot(struct dispatcher *d)
+void dispatch_refresh_workers(struct dispatcher *d)
 {
+    d->workers_refreshed_mono = time_mono_ms();
     json_t *snap = d->pool ? pool_snapshot(d->pool) : json_array();
     int counts[4] = {0};
     static const char *const states[] = {"starting", "ready", "draining", "stopping"};
@@ -247,7 +248,7 @@ void dispatch_on_worker(void *ud, const struct pool_worker *pw, const char *stat
     if (event_bus_active(d->bus))
         publish(d, EVENT_WORKER, 0, status, json_incref(w));
     json_decref(w);
-    refresh_workers_snapshot(d);
+    dispatch_refresh_workers(d);
 }
 
 /* ---- the heartbeat ---- */
@@ -388,7 +389,7 @@ void dispatch_on_heartbeat(uv_timer_t *t)
             worker_record(d, w, NULL);
         }
         json_decref(snap);
-        refresh_workers_snapshot(d);
+        dispatch_refresh_workers(d);
     }
     refresh_queue_gauges(d);
 }
@@ -486,7 +487,7 @@ static void on_pool_stopped(void *ud)
     uv_timer_stop(&d->drain_timer);
     uv_timer_stop(&d->retry_timer);
     dispatch_node_record(d, "stopped");
-    refresh_workers_snapshot(d);
+    dispatch_refresh_workers(d);
     d->state = D_STOPPED;
     log_info("dispatcher: node %s stopped", d->node_id);
     if (d->drain_done)

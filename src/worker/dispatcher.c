@@ -750,6 +750,8 @@ static void cycle(struct dispatcher *d)
     free(results);
     free(applied);
     submit_waiting(d);
+    if (time_mono_ms() - d->workers_refreshed_mono >= 250)
+        dispatch_refresh_workers(d); /* GET /workers shows what runs now */
     if (d->finished.n && d->store_backoff_ms == 0)
         dispatch_schedule_cycle(d); /* more results than one batch, or failed claims */
     else if (d->want_claim && d->state == D_RUNNING && claim_room(d) > 0 &&

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -657,6 +658,13 @@ int worker_main(int fd, const char *worker_id, struct err *err)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return err_set(err, E_UNAVAILABLE, "the node exited before its worker started");
+    struct stat sa, sb;
+    if (fstat(fd, &sa) < 0 || !S_ISSOCK(sa.st_mode) || fstat(WORKER_CTL_FD, &sb) < 0 ||
+        !S_ISSOCK(sb.st_mode))
+        return err_set(err, E_USAGE,
+                       "a worker process is started by its node, with its sockets on fds %d "
+                       "and %d (see 'ratchet worker')",
+                       fd, WORKER_CTL_FD);
     struct wproc *w = xcalloc(1, sizeof(*w));
     w->ctl_fd = WORKER_CTL_FD;
     w->validate = true;
