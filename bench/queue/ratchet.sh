@@ -52,7 +52,8 @@ RATCHET_LOG_LEVEL=warn "$BUILD/helpers/queue_tool" "$DB" wait --entity workers s
     --count "$WORKERS" --timeout-ms 30000 >/dev/null || { cat "$TMP/node.log" >&2; exit 1; }
 
 version=$("$BIN" --version)
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null ||
+    git -C "$(dirname "$BIN")" rev-parse --short HEAD 2>/dev/null || echo '?')
 sqlite=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || true)
 line=$(RATCHET_LOG_LEVEL=warn "$BUILD/helpers/queue_bench" "$DB" "$TRACE" bench-sum)
 kill -TERM "$NODE_PID"
