@@ -358,6 +358,20 @@ test('graceful drain on SIGTERM: runs finish; past the grace period jobs are req
   }
 });
 
+test('two nodes share one queue; one killed with SIGKILL: every job completed exactly once', async (url) => {
+  q(url, 'enqueue', 'q-sleep', '--count', 400, '--input', '{"ms":15}', '--max-attempts', 5);
+  const a = startNode(url, { workers: 1, name: 'node-a' });
+  const b = startNode(url, { workers: 1, name: 'node-b' });
+  await waitFor('both nodes to run jobs', () => new Set(executions(url).map((e) => e.nodeId)).size === 2);
+  a.child.kill('SIGKILL');
+  await a.exit;
+  await waitJobs(url, 'COMPLETED', 400, 90000);
+  await stopNode(b);
+  const done = new Map();
+  for (const e of executions(url)) if (e.status === 'COMPLETED') done.set(e.jobId, (done.get(e.jobId) || 0) + 1);
+  for (const j of jobs(url)) assert(done.get(j.id) === 1, `job ${j.id} completed ${done.get(j.id)} times`);
+});
+
 test('workers are recycled after N runs', async (url) => {
   q(url, 'enqueue', 'q-add', '--count', 20, '--input', '{"num1":1,"num2":2}');
   const node = startNode(url, { workers: 1, sets: ['workers.recycle_after_runs=5'] });
