@@ -372,6 +372,36 @@ test('two nodes share one queue; one killed with SIGKILL: every job completed ex
   for (const j of jobs(url)) assert(done.get(j.id) === 1, `job ${j.id} completed ${done.get(j.id)} times`);
 });
 
+test('a worker that stops answering pings is replaced; its run is retried', async (url) => {
+  const node = startNode(url, { workers: 1, sets: ['workers.health_check_interval_ms=200'] });
+  await waitReady(url, node, 1);
+  const { ids: [id] } = q(url, 'enqueue', 'q-sleep', '--input', '{"ms":300}', '--max-attempts', 3,
+    '--retry-policy', '{"initialDelayMs":50,"jitter":0}');
+  await waitFor('the run to start', () => executions(url).some((e) => e.jobId === id && e.status === 'RUNNING'));
+  const [pid] = workerPids(node);
+  process.kill(pid, 'SIGSTOP'); // alive, but deaf
+  await waitJobs(url, 'COMPLETED', 1, 30000);
+  await stopNode(node);
+  const ex = executions(url).filter((e) => e.jobId === id).sort((a, b) => a.id - b.id);
+  assert(ex.length === 2 && ex[0].errorType === 'WorkerCrashed' && ex[1].status === 'COMPLETED',
+    `executions: ${ex.map((e) => `${e.status} ${e.errorType}`)}`);
+  assert(/answered no ping/.test(node.logText()), 'the node says why it killed the worker');
+});
+
+test('workers past the RSS limit are recycled between runs', async (url) => {
+  const node = startNode(url, { workers: 1, sets: ['workers.max_rss_mb=1', 'workers.health_check_interval_ms=100'] });
+  await waitReady(url, node, 1);
+  for (let i = 0; i < 6; i++) {
+    q(url, 'enqueue', 'q-sleep', '--count', 3, '--input', '{"ms":60}');
+    await waitJobs(url, 'COMPLETED', 3 * (i + 1), 30000);
+  }
+  await stopNode(node);
+  const ws = new Set(executions(url).map((e) => e.workerId));
+  assert(ws.size >= 2, `${ws.size} workers ran the jobs`);
+  assert(executions(url).every((e) => e.status === 'COMPLETED'), 'a recycled worker\'s runs finish');
+  assert(/RSS .* over the limit/.test(node.logText()), 'the node says why it recycled');
+});
+
 test('workers are recycled after N runs', async (url) => {
   q(url, 'enqueue', 'q-add', '--count', 20, '--input', '{"num1":1,"num2":2}');
   const node = startNode(url, { workers: 1, sets: ['workers.recycle_after_runs=5'] });
