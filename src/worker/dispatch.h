@@ -82,6 +82,15 @@ struct direct_req {
     json_t *task_row;
 };
 
+/*
+ * The node's dispatcher. States:
+ *   NEW ──start──▶ RUNNING ──drain──▶ DRAINING (no claims; waiting runs requeued; running ones
+ *   get the grace period) ──runs done or requeued──▶ STOPPING (workers told to exit)
+ *   ──pool stopped──▶ STOPPED (drain's callback called)
+ * Invariants: claims happen only while RUNNING; every run is on `runs`; a run is in at most one
+ * of waiting_jobs, waiting_direct and finished; loop-thread fields are touched only there,
+ * the `mu` ones (and the atomics) from any thread.
+ */
 enum dispatcher_state { D_NEW, D_RUNNING, D_DRAINING, D_STOPPING, D_STOPPED };
 
 struct dispatcher {
@@ -123,9 +132,9 @@ struct dispatcher {
     atomic_bool accepting; /* direct runs are taken (running, not draining) */
     VEC(int64_t) cancel_in;
     VEC(struct direct_req) direct_in;
-    json_t *workers_json; /* snapshot for dispatcher_workers */
+    json_t *workers_json;           /* snapshot for dispatcher_workers */
     int64_t workers_refreshed_mono; /* ms; loop thread */
-    json_t *init;         /* the workers' init frame fields */
+    json_t *init;                   /* the workers' init frame fields */
 
     /* loop thread */
     bool freeing;   /* inside dispatcher_free */

@@ -342,38 +342,63 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(space, (unsigned)(avail > 1u << 30 ? 1u << 30 : avail));
 }
 
-static void handle_frame(struct pool_worker *w, const struct ipc_frame *f)
+static void on_result_msg(struct pool_worker *w, const struct ipc_frame *f)
 {
     struct pool *p = w->pool;
-    if (strcmp(f->type, "result") == 0) {
-        on_result_frame(w, f);
-        check_recycle(w);
-        if (w->state == POOL_DRAINING && w->nruns == 0)
-            worker_shutdown(w);
-        if (p->cb.on_capacity)
-            p->cb.on_capacity(p->cb.ud);
-    } else if (strcmp(f->type, "pong") == 0) {
-        long long v = 0;
-        if (jsonx_int(f->header, "rssBytes", &v) == 0)
-            w->rss_bytes = v;
-        w->last_pong_mono = time_mono_ms();
-        w->last_pong_wall = time_now_ms();
-        check_recycle(w);
-    } else if (strcmp(f->type, "ready") == 0) {
-        if (w->state != POOL_STARTING)
+    on_result_frame(w, f);
+    check_recycle(w);
+    if (w->state == POOL_DRAINING && w->nruns == 0)
+        worker_shutdown(w);
+    if (p->cb.on_capacity)
+        p->cb.on_capacity(p->cb.ud);
+}
+
+static void on_pong_msg(struct pool_worker *w, const struct ipc_frame *f)
+{
+    long long v = 0;
+    if (jsonx_int(f->header, "rssBytes", &v) == 0)
+        w->rss_bytes = v;
+    w->last_pong_mono = time_mono_ms();
+    w->last_pong_wall = time_now_ms();
+    check_recycle(w);
+}
+
+static void on_ready_msg(struct pool_worker *w, const struct ipc_frame *f)
+{
+    struct pool *p = w->pool;
+    (void)f;
+    if (w->state != POOL_STARTING)
+        return;
+    w->state = POOL_READY;
+    w->last_pong_mono = time_mono_ms();
+    w->last_pong_wall = time_now_ms();
+    log_debug("pool: %s ready (pid %d)", w->id, w->pid);
+    worker_event(w, "ready");
+    if (p->stopping)
+        worker_shutdown(w);
+    else if (p->cb.on_capacity)
+        p->cb.on_capacity(p->cb.ud);
+}
+
+/* What a worker may send, by type (docs/worker-protocol.md). */
+static const struct {
+    const char *type;
+    void (*fn)(struct pool_worker *w, const struct ipc_frame *f);
+} worker_messages[] = {
+    {"result", on_result_msg},
+    {"pong", on_pong_msg},
+    {"ready", on_ready_msg},
+};
+
+static void handle_frame(struct pool_worker *w, const struct ipc_frame *f)
+{
+    for (size_t i = 0; i < sizeof(worker_messages) / sizeof(worker_messages[0]); i++) {
+        if (strcmp(f->type, worker_messages[i].type) == 0) {
+            worker_messages[i].fn(w, f);
             return;
-        w->state = POOL_READY;
-        w->last_pong_mono = time_mono_ms();
-        w->last_pong_wall = time_now_ms();
-        log_debug("pool: %s ready (pid %d)", w->id, w->pid);
-        worker_event(w, "ready");
-        if (p->stopping)
-            worker_shutdown(w);
-        else if (p->cb.on_capacity)
-            p->cb.on_capacity(p->cb.ud);
-    } else {
-        log_warn("pool: %s sent an unknown \"%s\" frame", w->id, f->type);
+        }
     }
+    log_warn("pool: %s sent an unknown \"%s\" frame", w->id, f->type);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
