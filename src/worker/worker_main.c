@@ -39,7 +39,8 @@
 #include "worker/ipc.h"
 #include "worker/worker.h"
 
-#define EARLY_CANCELS_MAX 256 /* cancels of runs not started, remembered */
+#define EARLY_CANCELS_MAX 256         /* cancels of runs not started, remembered */
+#define LEAN_MESSAGE_MAX  (64u << 10) /* error message kept when a result is too big */
 
 /* A task definition received from the node: prepared (schemas compiled) or why not. */
 struct wtask {
@@ -310,7 +311,10 @@ static void on_observe(void *ud, const struct engine_exchange *ex)
 }
 
 /* Appends the result header of a finished run. */
-static void result_header(struct strbuf *h, const struct wrun *r, const struct task_run_result *res)
+/* Appends the result header of a finished run; with `lean`, without its logs and HTTP
+ * exchanges (a header that would pass IPC_HEADER_MAX says so instead). */
+static void result_header(struct strbuf *h, const struct wrun *r, const struct task_run_result *res,
+                          bool lean)
 {
     const struct engine_result *er = res->engine;
     strbuf_addf(h, "{\"type\":\"result\",\"id\":%lld,\"code\":\"%s\",\"startUs\":%lld",
@@ -318,7 +322,9 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
     if (er)
         strbuf_addf(h, ",\"durationUs\":%lld,\"memoryBytes\":%zu",
                     (long long)(er->duration_ms * 1000), er->memory_bytes);
-    if (er && er->nlogs) {
+    if (lean)
+        strbuf_adds(h, ",\"logsDropped\":true,\"httpTruncated\":true");
+    if (er && er->nlogs && !lean) {
         strbuf_adds(h, ",\"logs\":[");
         for (size_t i = 0; i < er->nlogs; i++) {
             const struct engine_log_line *l = &er->logs[i];
@@ -329,7 +335,7 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
         }
         strbuf_addch(h, ']');
     }
-    if (r->http) {
+    if (r->http && !lean) {
         char *text = json_dumps(r->http, JSON_COMPACT);
         strbuf_adds(h, ",\"http\":");
         strbuf_adds(h, text ? text : "[]");
@@ -337,11 +343,25 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
         if (r->http_truncated)
             strbuf_adds(h, ",\"httpTruncated\":true");
     }
-    if (res->rc && res->error) {
+    if (res->rc && res->error && !lean) {
         char *text = json_dumps(res->error, JSON_COMPACT);
         strbuf_adds(h, ",\"error\":");
         strbuf_adds(h, text ? text : "{}");
         free(text);
+    } else if (res->rc && res->error) {
+        /* the error alone may be what is too big: its type and the start of its message */
+        const char *type = jsonx_str(res->error, "type"), *msg = jsonx_str(res->error, "message");
+        size_t len = msg ? strlen(msg) : 0;
+        if (len > LEAN_MESSAGE_MAX) {
+            len = LEAN_MESSAGE_MAX;
+            while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80)
+                len--; /* keep whole UTF-8 sequences */
+        }
+        strbuf_adds(h, ",\"error\":{\"type\":");
+        strbuf_add_json_string(h, type ? type : "Error", strlen(type ? type : "Error"));
+        strbuf_adds(h, ",\"message\":");
+        strbuf_add_json_string(h, msg ? msg : "", len);
+        strbuf_addch(h, '}');
     }
     strbuf_addch(h, '}');
 }
@@ -349,7 +369,14 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
 static void send_result(struct wproc *w, const struct wrun *r, const struct task_run_result *res)
 {
     struct strbuf h = STRBUF_INIT, frame = STRBUF_INIT;
-    result_header(&h, r, res);
+    result_header(&h, r, res, false);
+    if (h.len > IPC_HEADER_MAX - 4096) {
+        log_warn("worker %s: run %lld logged too much to report; its logs and HTTP exchanges are "
+                 "dropped",
+                 w->worker_id, (long long)r->id);
+        strbuf_reset(&h);
+        result_header(&h, r, res, true);
+    }
     const char *out = res->rc == 0 ? res->output_json : NULL;
     if (ipc_frame_append(&frame, h.buf, h.len, out, out ? strlen(out) : 0) == 0)
         send_frame(w, &frame);

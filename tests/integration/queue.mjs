@@ -402,6 +402,21 @@ test('workers past the RSS limit are recycled between runs', async (url) => {
   assert(/RSS .* over the limit/.test(node.logText()), 'the node says why it recycled');
 });
 
+test('a run that logs and throws far too much is still reported, and its worker goes on', async (url) => {
+  const node = startNode(url, { workers: 1 });
+  const { ids: [big] } = q(url, 'enqueue', 'q-noisy', '--input', '{"lines":3000,"throw":20000000}', '--max-attempts', 1);
+  const { ids: [ok] } = q(url, 'enqueue', 'q-noisy', '--input', '{"lines":10}', '--max-attempts', 1);
+  await waitJobs(url, 'FAILED', 1, 60000);
+  await waitJobs(url, 'COMPLETED', 1, 60000);
+  await stopNode(node);
+  const ex = executions(url);
+  const e1 = ex.find((e) => e.jobId === big), e2 = ex.find((e) => e.jobId === ok);
+  assert(e1.status === 'FAILED' && e1.errorType === 'Error' && e1.errorMessage.startsWith('yyyy'), `big: ${e1.status} ${e1.errorType}`);
+  assert(e1.errorMessage.length <= 65536, `the error message kept is ${e1.errorMessage.length} bytes`);
+  assert(e2.status === 'COMPLETED' && e2.workerId === e1.workerId, 'the same worker ran the next job');
+  assert(q(url, 'logs', e2.id).length === 10, 'the next run\'s logs are recorded');
+});
+
 test('workers are recycled after N runs', async (url) => {
   q(url, 'enqueue', 'q-add', '--count', 20, '--input', '{"num1":1,"num2":2}');
   const node = startNode(url, { workers: 1, sets: ['workers.recycle_after_runs=5'] });
