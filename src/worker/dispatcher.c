@@ -33,7 +33,8 @@
 #define CANCEL_GRACE_MS   2000 /* a cancelled run that has not stopped by then: kill */
 #define KILL_GRACE_MS     2000 /* past a run's timeout: kill its worker */
 #define STORE_BACKOFF_MAX 5000
-#define FINISH_BATCH_MAX  512 /* results per cycle */
+#define FINISH_BATCH_MAX  512                             /* results per cycle */
+#define INPUT_MAX         (WORKER_FRAME_MAX - (1u << 20)) /* a run's input, in one frame */
 
 /* Timestamps of a run's stages (trace, metrics) are monotonic microseconds: one clock for
  * the node and its workers. */
@@ -431,6 +432,13 @@ static void accept_claimed(struct dispatcher *d, struct store_claimed_job *j, bo
     r->state = DRUN_WAITING;
     dispatch_publish_claimed(d, r);
     struct err err = {0};
+    if (r->pr.input_len > INPUT_MAX) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the input is %zu bytes, over the %u a worker takes",
+                 r->pr.input_len, INPUT_MAX);
+        fail_claimed(d, r, "InputError", msg); /* not retried: it would fail the same way */
+        return;
+    }
     r->pr.task = task_get(d, j->task_id, j->task_version, NULL, &err);
     if (!r->pr.task) {
         fail_claimed(d, r, "TaskError", err.msg);
@@ -802,7 +810,8 @@ static void direct_refuse(struct dispatcher *d, struct drun *r, int code, const 
     struct pool_result res = {.rc = -code, .error = e};
     take_result(d, r, &res);
     json_decref(e);
-    r->res.outcome = STORE_OUTCOME_CANCELLED;
+    if (code == E_UNAVAILABLE)
+        r->res.outcome = STORE_OUTCOME_CANCELLED; /* it never ran */
     vec_push(&d->finished, r);
     dispatch_schedule_cycle(d);
 }
@@ -822,6 +831,10 @@ static void accept_direct(struct dispatcher *d, struct direct_req *q)
         return;
     }
     struct err err = {0};
+    if (r->pr.input_len > INPUT_MAX) {
+        direct_refuse(d, r, E_TOO_LARGE, "the input is over the size a worker takes");
+        return;
+    }
     r->pr.task = task_get(d, r->task_id, NULL, q->task_row, &err);
     if (!r->pr.task) {
         direct_refuse(d, r, E_INTERNAL, err.msg);
