@@ -28,6 +28,9 @@ void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef group, double limit,
 void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
                                                   JSValueRef *exception);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef ctx);
+/* JSRemoteInspector.h: weak, in case a build of JavaScriptCore lacks the remote inspector. */
+void JSRemoteInspectorSetInspectionEnabledByDefault(bool enabled) __attribute__((weak));
+void JSRemoteInspectorDisableAutoStart(void) __attribute__((weak));
 JSObjectRef JSGetMemoryUsageStatistics(JSContextRef ctx);
 
 typedef struct OpaqueJSScript *JSScriptRef;

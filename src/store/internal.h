@@ -117,7 +117,9 @@ struct local_listener;
 struct store {
     const struct store_backend *be;
     struct store_options opt;
-    void *impl; /* the backend's state */
+    void *impl;       /* the backend's state */
+    char *notify_dir; /* SQLite file: where listeners of every process on this host bind
+                         (hostbus.c); NULL: notifications stay in this process */
     pthread_mutex_t listeners_mu;
     VEC(struct local_listener *) listeners;
 };
@@ -142,7 +144,13 @@ struct store_lock {
     const struct lock_ops *ops;
 };
 
-/* store.c: the in-process notification bus (SQLite's notify). */
+/* hostbus.c: notifications between processes of one host sharing a SQLite file. */
+void store_hostbus_send(const char *dir, const char *channel, const char *payload);
+int store_hostbus_listener_open(const char *dir, const char *const *channels, size_t n,
+                                struct store_listener **out, struct err *err);
+
+/* store.c: the in-process notification bus (SQLite's notify); with st->notify_dir set it
+ * also sends to the host bus. */
 void store_local_notify(struct store *st, const char *channel, const char *payload);
 int store_local_listener_open(struct store *st, const char *const *channels, size_t n,
                               struct store_listener **out, struct err *err);

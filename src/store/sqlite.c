@@ -343,6 +343,11 @@ static int sq_open(struct store *st, const char *url, struct err *err)
             goto fail;
         }
         ss->ckpt_started = true;
+        char *real = realpath(ss->path, NULL);
+        if (real) {
+            st->notify_dir = xasprintf("%s-notify", real);
+            free(real);
+        }
     }
     return 0;
 fail:
@@ -550,6 +555,14 @@ static int sq_notify(struct db *db, const char *channel, const char *payload, st
     return 0;
 }
 
+static int sq_listener_open(struct store *st, const char *const *channels, size_t n,
+                            struct store_listener **out, struct err *err)
+{
+    if (st->notify_dir)
+        return store_hostbus_listener_open(st->notify_dir, channels, n, out, err);
+    return store_local_listener_open(st, channels, n, out, err);
+}
+
 static int sq_describe(struct db *db, char *buf, size_t size, struct err *err)
 {
     static const char *const sync_names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
@@ -675,7 +688,7 @@ const struct store_backend store_sqlite_backend = {
     .col_text = sq_col_text,
     .changes = sq_changes,
     .notify = sq_notify,
-    .listener_open = store_local_listener_open,
+    .listener_open = sq_listener_open,
     .lock_open = sq_lock_open,
     .describe = sq_describe,
 };

@@ -67,6 +67,7 @@ void store_close(struct store *st)
     if (!st)
         return;
     st->be->close(st);
+    free(st->notify_dir);
     vec_free(&st->listeners);
     pthread_mutex_destroy(&st->listeners_mu);
     free(st);
@@ -211,6 +212,8 @@ struct local_listener {
 
 void store_local_notify(struct store *st, const char *channel, const char *payload)
 {
+    if (st->notify_dir)
+        store_hostbus_send(st->notify_dir, channel, payload);
     pthread_mutex_lock(&st->listeners_mu);
     for (size_t i = 0; i < st->listeners.n; i++) {
         struct local_listener *l = st->listeners.v[i];

@@ -483,13 +483,15 @@ int store_schedule_fire(struct store *st, int64_t schedule_id, int64_t fire_time
 #define STORE_CHANNEL_CANCEL "ratchet_cancel" /* payload {"jobId":N,"node":"..."} */
 
 /* Sends payload (<= 7,999 bytes) on channel to every listener: PostgreSQL NOTIFY (every node),
- * SQLite in this process only. */
+ * SQLite files: every process on this host using the file (a datagram per listener, see
+ * hostbus.c); sqlite::memory: this process only. */
 int store_notify(struct store *st, const char *channel, const char *payload, struct err *err);
 
 struct store_listener;
 /* Opens a listener on channels. Its fd (store_listener_fd) becomes readable when something
  * arrived; poll it from an event loop and call store_listener_drain. PostgreSQL: a dedicated
- * LISTEN connection. SQLite: an eventfd fed by store_notify in this process. */
+ * LISTEN connection. SQLite file: a Unix datagram socket in "<file>-notify/" that every process
+ * using the file sends to. sqlite::memory:: an eventfd fed by store_notify in this process. */
 int store_listener_open(struct store *st, const char *const *channels, size_t nchannels,
                         struct store_listener **out, struct err *err);
 int store_listener_fd(const struct store_listener *l);

@@ -41,7 +41,7 @@ struct drun {
     bool cancel_requested; /* a cancel reached this node */
     bool lease_lost;
     bool abandoned;
-    int64_t claimed_us, result_us, committed_us;
+    int64_t claimed_us, started_us, result_us, committed_us; /* monotonic µs */
     /* direct runs */
     dispatcher_result_fn done;
     void *done_ud;
@@ -74,6 +74,7 @@ struct task_entry {
 struct breaker_entry {
     int64_t task_id;
     struct queue_breaker b;
+    int64_t next_probe_try; /* ms: half-open and no job of the task was due; look again then */
 };
 
 struct direct_req {
@@ -81,6 +82,15 @@ struct direct_req {
     json_t *task_row;
 };
 
+/*
+ * The node's dispatcher. States:
+ *   NEW ──start──▶ RUNNING ──drain──▶ DRAINING (no claims; waiting runs requeued; running ones
+ *   get the grace period) ──runs done or requeued──▶ STOPPING (workers told to exit)
+ *   ──pool stopped──▶ STOPPED (drain's callback called)
+ * Invariants: claims happen only while RUNNING; every run is on `runs`; a run is in at most one
+ * of waiting_jobs, waiting_direct and finished; loop-thread fields are touched only there,
+ * the `mu` ones (and the atomics) from any thread.
+ */
 enum dispatcher_state { D_NEW, D_RUNNING, D_DRAINING, D_STOPPING, D_STOPPED };
 
 struct dispatcher {
@@ -100,6 +110,7 @@ struct dispatcher {
 
     /* settings */
     int64_t claim_batch, lease_ms, heartbeat_ms, poll_ms;
+    int prefetch; /* jobs claimed beyond the free slots (half the slots): they wait here */
     struct queue_breaker_config breaker_cfg;
     struct queue_retry_policy retry_default;
 
@@ -118,12 +129,16 @@ struct dispatcher {
     /* from other threads, under mu */
     pthread_mutex_t mu;
     atomic_bool wake;
+    atomic_bool accepting; /* direct runs are taken (running, not draining) */
     VEC(int64_t) cancel_in;
     VEC(struct direct_req) direct_in;
-    json_t *workers_json; /* snapshot for dispatcher_workers */
-    json_t *init;         /* the workers' init frame fields */
+    json_t *workers_json;           /* snapshot for dispatcher_workers */
+    int64_t workers_refreshed_mono; /* ms; loop thread */
+    json_t *init;                   /* the workers' init frame fields */
 
     /* loop thread */
+    bool freeing;   /* inside dispatcher_free */
+    uint64_t beats; /* heartbeats so far */
     bool cycle_scheduled;
     bool want_claim;
     int64_t store_backoff_ms;
@@ -153,6 +168,8 @@ struct dispatcher {
 
 /* dispatcher.c */
 void dispatch_schedule_cycle(struct dispatcher *d);
+/* Jobs were enqueued or became due (a wake-up or a notification): claim. */
+void dispatch_jobs_arrived(struct dispatcher *d);
 void dispatch_free_run(struct dispatcher *d, struct drun *r);
 void dispatch_commit_now(struct dispatcher *d);
 struct breaker_entry *dispatch_breaker(struct dispatcher *d, int64_t task_id);
@@ -165,11 +182,15 @@ void dispatch_heartbeat_start(struct dispatcher *d);
 void dispatch_on_heartbeat(uv_timer_t *t);
 void dispatch_node_record(struct dispatcher *d, const char *status);
 void dispatch_on_worker(void *ud, const struct pool_worker *w, const char *status);
+/* Rebuilds the snapshot dispatcher_workers hands out (and the workers gauge). */
+void dispatch_refresh_workers(struct dispatcher *d);
 void dispatch_publish_claimed(struct dispatcher *d, const struct drun *r);
 void dispatch_publish_committed(struct dispatcher *d, const struct drun *r);
 void dispatch_trace(struct dispatcher *d, const struct drun *r);
 void dispatch_count_run(struct dispatcher *d, const struct drun *r);
 void dispatch_listen_start(struct dispatcher *d);
 void dispatch_check_drained(struct dispatcher *d);
+/* Gives claimed jobs that have not started back to the store (task_id 0: all of them). */
+void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char *why);
 
 #endif

@@ -102,9 +102,10 @@ void dispatch_trace(struct dispatcher *d, const struct drun *r)
 {
     if (!d->trace)
         return;
-    /* job claimed_us sent_us result_us committed_us (wall clock, µs) */
-    fprintf(d->trace, "%lld %lld %lld %lld %lld\n", (long long)r->job_id, (long long)r->claimed_us,
-            (long long)r->pr.sent_at_us, (long long)r->result_us, (long long)r->committed_us);
+    /* job claimed sent started result committed: CLOCK_MONOTONIC µs */
+    fprintf(d->trace, "%lld %lld %lld %lld %lld %lld\n", (long long)r->job_id,
+            (long long)r->claimed_us, (long long)r->pr.sent_at_us, (long long)r->started_us,
+            (long long)r->result_us, (long long)r->committed_us);
 }
 
 /* ---- events ---- */
@@ -213,8 +214,9 @@ static void worker_record(struct dispatcher *d, const json_t *w, const char *sta
     json_decref(f);
 }
 
-static void refresh_workers_snapshot(struct dispatcher *d)
+void dispatch_refresh_workers(struct dispatcher *d)
 {
+    d->workers_refreshed_mono = time_mono_ms();
     json_t *snap = d->pool ? pool_snapshot(d->pool) : json_array();
     int counts[4] = {0};
     static const char *const states[] = {"starting", "ready", "draining", "stopping"};
@@ -246,7 +248,7 @@ void dispatch_on_worker(void *ud, const struct pool_worker *pw, const char *stat
     if (event_bus_active(d->bus))
         publish(d, EVENT_WORKER, 0, status, json_incref(w));
     json_decref(w);
-    refresh_workers_snapshot(d);
+    dispatch_refresh_workers(d);
 }
 
 /* ---- the heartbeat ---- */
@@ -315,11 +317,67 @@ static void recover_expired(struct dispatcher *d)
     free(rec);
 }
 
+/* Whether node id (another node) is gone: no row, stopped, or silent for two leases. */
+static bool node_gone(struct dispatcher *d, const char *id)
+{
+    json_t *row = NULL;
+    struct err err = {0};
+    int rc = store_get_by(d->store, STORE_NODES, "nodeId", id, &row, &err);
+    if (rc == -E_NOT_FOUND)
+        return true;
+    if (rc < 0)
+        return false;
+    const char *status = jsonx_str(row, "status");
+    int64_t beat = 0;
+    const char *at = jsonx_str(row, "heartbeatAt");
+    if (at)
+        time_parse_rfc3339(at, &beat);
+    bool gone = (status && strcmp(status, "stopped") == 0) ||
+                (beat && time_now_ms() - beat > 2 * d->lease_ms);
+    json_decref(row);
+    return gone;
+}
+
+/* Direct runs have no lease: an execution left pending or running by a node that died is
+ * failed here (every minute, by any node). */
+static void recover_orphan_directs(struct dispatcher *d)
+{
+    json_t *statuses = json_pack("[s, s]", "pending", "running");
+    struct store_filter f[2] = {{"jobId", STORE_EQ, json_null()}, {"status", STORE_IN, statuses}};
+    struct store_query q = {.filters = f, .nfilters = 2, .limit = 200};
+    json_t *rows = NULL;
+    struct err err = {0};
+    int rc = store_list(d->store, STORE_EXECUTIONS, &q, &rows, NULL, &err);
+    json_decref(statuses);
+    if (rc < 0)
+        return;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *node = jsonx_str(row, "nodeId");
+        if (!node || strcmp(node, d->node_id) == 0 || !node_gone(d, node))
+            continue;
+        json_t *fields =
+            json_pack("{s:s, s:s, s:s, s:I}", "status", "failed", "errorType", "NodeLost",
+                      "errorMessage", "the node running it stopped before the run finished",
+                      "completedAt", (json_int_t)time_now_ms());
+        long long id = 0;
+        jsonx_int(row, "id", &id);
+        if (store_update(d->store, STORE_EXECUTIONS, id, fields, NULL, &err) == 0)
+            log_warn("execution %lld: its node %s is gone; marked failed", id, node);
+        json_decref(fields);
+    }
+    json_decref(rows);
+}
+
 void dispatch_on_heartbeat(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
     renew_leases(d);
     recover_expired(d);
+    if (++d->beats % (uint64_t)(60000 / d->heartbeat_ms + 1) == 0)
+        recover_orphan_directs(d);
     if (d->state == D_RUNNING || d->state == D_DRAINING)
         dispatch_node_record(d, d->state == D_RUNNING ? "running" : "draining");
     if (d->pool) {
@@ -331,7 +389,7 @@ void dispatch_on_heartbeat(uv_timer_t *t)
             worker_record(d, w, NULL);
         }
         json_decref(snap);
-        refresh_workers_snapshot(d);
+        dispatch_refresh_workers(d);
     }
     refresh_queue_gauges(d);
 }
@@ -339,6 +397,7 @@ void dispatch_on_heartbeat(uv_timer_t *t)
 void dispatch_heartbeat_start(struct dispatcher *d)
 {
     recover_expired(d); /* a restarted node picks up what a dead one left at once */
+    recover_orphan_directs(d);
     refresh_queue_gauges(d);
     uv_timer_start(&d->heartbeat, dispatch_on_heartbeat, (uint64_t)d->heartbeat_ms,
                    (uint64_t)d->heartbeat_ms);
@@ -350,8 +409,7 @@ static void on_note(void *arg, const char *channel, const char *payload)
 {
     struct dispatcher *d = arg;
     if (strcmp(channel, STORE_CHANNEL_JOBS) == 0) {
-        d->want_claim = true;
-        dispatch_schedule_cycle(d);
+        dispatch_jobs_arrived(d);
         return;
     }
     if (strcmp(channel, STORE_CHANNEL_CANCEL) != 0 || !payload)
@@ -378,7 +436,8 @@ static void listen_arm(struct dispatcher *d)
 static void on_listen_closed(uv_handle_t *h)
 {
     struct dispatcher *d = h->data;
-    if (d->listener && d->state != D_STOPPED)
+    d->open_handles--;
+    if (d->listener && !d->freeing)
         listen_arm(d);
 }
 
@@ -396,6 +455,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
         d->want_claim = true;
         dispatch_schedule_cycle(d);
         d->listen_active = false;
+        d->open_handles++; /* dispatcher_free waits for it */
         uv_close((uv_handle_t *)&d->listen_poll, on_listen_closed);
     }
 }
@@ -415,6 +475,8 @@ void dispatch_listen_start(struct dispatcher *d)
 
 /* ---- the graceful drain ---- */
 
+static void publish_requeued(struct dispatcher *d, const struct drun *r);
+
 static void on_pool_stopped(void *ud)
 {
     struct dispatcher *d = ud;
@@ -425,7 +487,7 @@ static void on_pool_stopped(void *ud)
     uv_timer_stop(&d->drain_timer);
     uv_timer_stop(&d->retry_timer);
     dispatch_node_record(d, "stopped");
-    refresh_workers_snapshot(d);
+    dispatch_refresh_workers(d);
     d->state = D_STOPPED;
     log_info("dispatcher: node %s stopped", d->node_id);
     if (d->drain_done)
@@ -447,6 +509,7 @@ static void abandon_running(struct dispatcher *d)
         jobs[k] = r->job_id;
         execs[k++] = r->execution_id;
         r->abandoned = true;
+        publish_requeued(d, r);
         pool_cancel(d->pool, &r->pr, 1000);
     }
     struct err err = {0};
@@ -466,26 +529,50 @@ static void abandon_running(struct dispatcher *d)
     free(execs);
 }
 
-static void requeue_waiting(struct dispatcher *d)
+/* A job given back to the queue (its attempt not counted) and its cancelled execution. */
+static void publish_requeued(struct dispatcher *d, const struct drun *r)
 {
-    size_t n = d->waiting_jobs.n;
+    if (!event_bus_active(d->bus))
+        return;
+    publish(d, EVENT_EXECUTION, r->execution_id, "cancelled",
+            json_pack("{s:I, s:s, s:I, s:I, s:s}", "id", (json_int_t)r->execution_id, "uuid",
+                      r->pr.execution_uuid, "taskId", (json_int_t)r->task_id, "jobId",
+                      (json_int_t)r->job_id, "nodeId", d->node_id));
+    publish(d, EVENT_JOB, r->job_id, "queued",
+            json_pack("{s:I, s:s, s:I}", "id", (json_int_t)r->job_id, "uuid", r->pr.job_uuid,
+                      "taskId", (json_int_t)r->task_id));
+}
+
+void dispatch_requeue_waiting(struct dispatcher *d, int64_t task_id, const char *why)
+{
+    size_t n = d->waiting_jobs.n, k = 0, kept = 0;
     if (!n)
         return;
     int64_t *jobs = xcalloc(n, sizeof(*jobs));
     int64_t *execs = xcalloc(n, sizeof(*execs));
+    struct drun **gone = xcalloc(n, sizeof(*gone));
     for (size_t i = 0; i < n; i++) {
-        jobs[i] = d->waiting_jobs.v[i]->job_id;
-        execs[i] = d->waiting_jobs.v[i]->execution_id;
+        struct drun *r = d->waiting_jobs.v[i];
+        if (task_id && r->task_id != task_id) {
+            d->waiting_jobs.v[kept++] = r;
+            continue;
+        }
+        jobs[k] = r->job_id;
+        execs[k] = r->execution_id;
+        gone[k++] = r;
     }
+    d->waiting_jobs.n = kept;
     struct err err = {0};
-    if (store_job_requeue(d->store, d->node_id, jobs, execs, n,
-                          "the node shut down before the run started; the job was requeued", 0,
-                          NULL, &err) < 0)
-        log_warn("dispatcher: requeueing %zu jobs failed (%s); their leases will expire", n,
+    char *msg = xasprintf("%s before the run started; the job was requeued", why);
+    if (k && store_job_requeue(d->store, d->node_id, jobs, execs, k, msg, 0, NULL, &err) < 0)
+        log_warn("dispatcher: requeueing %zu jobs failed (%s); their leases will expire", k,
                  err.msg);
-    for (size_t i = 0; i < n; i++)
-        dispatch_free_run(d, d->waiting_jobs.v[i]);
-    d->waiting_jobs.n = 0;
+    free(msg);
+    for (size_t i = 0; i < k; i++) {
+        publish_requeued(d, gone[i]);
+        dispatch_free_run(d, gone[i]);
+    }
+    free(gone);
     free(jobs);
     free(execs);
 }
@@ -534,10 +621,11 @@ void dispatcher_drain(struct dispatcher *d, int64_t grace_ms, void (*done)(void 
     log_info("dispatcher: draining node %s (%d runs going, grace %lld ms)", d->node_id,
              pool_running(d->pool), (long long)grace_ms);
     d->state = D_DRAINING;
+    atomic_store(&d->accepting, false);
     uv_timer_stop(&d->poll_timer);
     uv_timer_stop(&d->due_timer);
     dispatch_node_record(d, "draining");
-    requeue_waiting(d);
+    dispatch_requeue_waiting(d, 0, "the node shut down");
     while (d->waiting_direct.n) {
         struct drun *r = d->waiting_direct.v[--d->waiting_direct.n];
         json_t *e =

@@ -9,6 +9,7 @@
  * committed together). Leases, node records, events, metrics and shutdown are in
  * dispatch_node.c.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,7 +33,15 @@
 #define CANCEL_GRACE_MS   2000 /* a cancelled run that has not stopped by then: kill */
 #define KILL_GRACE_MS     2000 /* past a run's timeout: kill its worker */
 #define STORE_BACKOFF_MAX 5000
-#define FINISH_BATCH_MAX  512 /* results per cycle */
+#define FINISH_BATCH_MAX  512                             /* results per cycle */
+#define INPUT_MAX         (WORKER_FRAME_MAX - (1u << 20)) /* a run's input, in one frame */
+
+/* Timestamps of a run's stages (trace, metrics) are monotonic microseconds: one clock for
+ * the node and its workers. */
+static int64_t mono_us(void)
+{
+    return time_mono_ns() / 1000;
+}
 
 /* ---- runs ---- */
 
@@ -279,14 +288,15 @@ static const char *predict_status(const struct drun *r)
 static void take_result(struct dispatcher *d, struct drun *r, const struct pool_result *pr)
 {
     r->state = DRUN_FINISHED;
-    r->result_us = time_now_us();
+    r->result_us = mono_us();
+    r->started_us = pr->start_mono_us;
     r->rc = pr->rc;
     r->duration_ms = (pr->duration_us + 500) / 1000;
     struct store_job_result *s = &r->res;
     *s = (struct store_job_result){
         .job_id = r->direct ? 0 : r->job_id,
         .execution_id = r->execution_id,
-        .completed_at = r->result_us / 1000,
+        .completed_at = time_now_ms(),
         .duration_ms = pr->duration_us ? r->duration_ms : -1,
     };
     free(r->worker_id);
@@ -367,11 +377,24 @@ static void submit_waiting(struct dispatcher *d)
     pool_flush(d->pool);
 }
 
+/* How many jobs a claim may take now: the free slots, plus a little ahead of them (d->prefetch)
+ * so runs wait here rather than in the store while a commit is on its way, and batches (so
+ * commits) grow under load; minus what already waits. */
+static int claim_room(const struct dispatcher *d)
+{
+    if (!d->pool)
+        return 0;
+    int slots = pool_free_slots(d->pool);
+    if (slots == 0 && pool_running(d->pool) == 0)
+        return 0; /* no worker ready: do not claim what nothing can run */
+    return slots + d->prefetch - (int)d->waiting_jobs.n - (int)d->waiting_direct.n;
+}
+
 static void on_pool_capacity(void *ud)
 {
     struct dispatcher *d = ud;
     submit_waiting(d);
-    if (d->state == D_RUNNING && d->want_claim && pool_free_slots(d->pool) > 0)
+    if (d->state == D_RUNNING && d->want_claim && claim_room(d) > 0)
         dispatch_schedule_cycle(d);
 }
 
@@ -409,6 +432,13 @@ static void accept_claimed(struct dispatcher *d, struct store_claimed_job *j, bo
     r->state = DRUN_WAITING;
     dispatch_publish_claimed(d, r);
     struct err err = {0};
+    if (r->pr.input_len > INPUT_MAX) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the input is %zu bytes, over the %u a worker takes",
+                 r->pr.input_len, INPUT_MAX);
+        fail_claimed(d, r, "InputError", msg); /* not retried: it would fail the same way */
+        return;
+    }
     r->pr.task = task_get(d, j->task_id, j->task_version, NULL, &err);
     if (!r->pr.task) {
         fail_claimed(d, r, "TaskError", err.msg);
@@ -428,6 +458,14 @@ void dispatch_schedule_cycle(struct dispatcher *d)
         return;
     d->cycle_scheduled = true;
     uv_idle_start(&d->cycle_idle, on_cycle_idle);
+}
+
+void dispatch_jobs_arrived(struct dispatcher *d)
+{
+    d->want_claim = true;
+    for (size_t i = 0; i < d->breakers.n; i++)
+        d->breakers.v[i].next_probe_try = 0; /* maybe one of them is a probe now */
+    dispatch_schedule_cycle(d);
 }
 
 struct breaker_entry *dispatch_breaker(struct dispatcher *d, int64_t task_id)
@@ -466,7 +504,7 @@ static void breaker_filter(struct dispatcher *d, struct idvec *exclude, struct i
         if (a == QUEUE_ADMIT_ALL)
             continue;
         vec_push(exclude, e->task_id);
-        if (a == QUEUE_ADMIT_PROBE)
+        if (a == QUEUE_ADMIT_PROBE && now >= e->next_probe_try)
             vec_push(probes, e->task_id);
         else
             dispatch_arm_due(d, queue_breaker_reopen_at(&e->b, &d->breaker_cfg));
@@ -476,7 +514,7 @@ static void breaker_filter(struct dispatcher *d, struct idvec *exclude, struct i
 /* After a commit: what each result did, for events, the breaker, metrics and callbacks. */
 static void after_commit(struct dispatcher *d, struct drun **runs, const bool *applied, size_t n)
 {
-    int64_t now_us = time_now_us();
+    int64_t now_us = mono_us();
     for (size_t i = 0; i < n; i++) {
         struct drun *r = runs[i];
         r->committed_us = now_us;
@@ -521,6 +559,7 @@ static void after_commit(struct dispatcher *d, struct drun **runs, const bool *a
                      queue_breaker_state_name(be->b.state));
             if (be->b.state == QUEUE_BREAKER_OPEN) {
                 metric_counter_inc(d->m_breaker_opens);
+                dispatch_requeue_waiting(d, r->task_id, "the task's circuit breaker opened");
                 dispatch_arm_due(d, queue_breaker_reopen_at(&be->b, &d->breaker_cfg));
             } else {
                 d->want_claim = true;
@@ -548,6 +587,8 @@ static void after_commit(struct dispatcher *d, struct drun **runs, const bool *a
             d->job_done(d->job_done_ud, &info);
         }
     }
+    if (d->trace)
+        fflush(d->trace); /* one write per commit: the benchmark reads it as it grows */
 }
 
 /* A result the store refuses even alone: record a failure in its place, so the job moves. */
@@ -621,7 +662,7 @@ static void store_failed(struct dispatcher *d)
 
 static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
 {
-    for (size_t i = 0; i < n && pool_free_slots(d->pool) - (int)d->waiting_jobs.n > 0; i++) {
+    for (size_t i = 0; i < n && claim_room(d) > 0; i++) {
         struct store_claim c = {.node_id = d->node_id,
                                 .max_jobs = 1,
                                 .lease_ms = d->lease_ms,
@@ -634,7 +675,9 @@ static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
                      err.msg);
             continue;
         }
-        int64_t now_us = time_now_us();
+        int64_t now_us = mono_us();
+        if (!nj) /* none of its jobs is due: look again in a second, or when woken */
+            dispatch_breaker(d, probes[i])->next_probe_try = time_now_ms() + 1000;
         if (nj) {
             queue_breaker_probe_claimed(&dispatch_breaker(d, probes[i])->b);
             log_info("task %lld: circuit breaker half-open; job %lld is the probe",
@@ -648,7 +691,7 @@ static void claim_probes(struct dispatcher *d, const int64_t *probes, size_t n)
 static void cycle(struct dispatcher *d)
 {
     size_t n = d->finished.n < FINISH_BATCH_MAX ? d->finished.n : FINISH_BATCH_MAX;
-    int free_slots = pool_free_slots(d->pool) - (int)d->waiting_jobs.n - (int)d->waiting_direct.n;
+    int free_slots = claim_room(d);
     size_t want = 0;
     if (d->state == D_RUNNING && d->want_claim && free_slots > 0)
         want = (size_t)(free_slots < d->claim_batch ? free_slots : d->claim_batch);
@@ -676,7 +719,7 @@ static void cycle(struct dispatcher *d)
     size_t njobs = 0;
     struct err err = {0};
     int rc = store_job_finish_and_claim(d->store, results, n, applied, &c, &jobs, &njobs, &err);
-    int64_t claimed_us = time_now_us();
+    int64_t claimed_us = mono_us();
     size_t committed = rc == 0 ? n : 0;
     if (rc < 0) {
         log_warn("dispatcher: store cycle failed: %s", err.msg);
@@ -715,9 +758,11 @@ static void cycle(struct dispatcher *d)
     free(results);
     free(applied);
     submit_waiting(d);
+    if (time_mono_ms() - d->workers_refreshed_mono >= 250)
+        dispatch_refresh_workers(d); /* GET /workers shows what runs now */
     if (d->finished.n && d->store_backoff_ms == 0)
         dispatch_schedule_cycle(d); /* more results than one batch, or failed claims */
-    else if (d->want_claim && d->state == D_RUNNING && pool_free_slots(d->pool) > 0 &&
+    else if (d->want_claim && d->state == D_RUNNING && claim_room(d) > 0 &&
              d->store_backoff_ms == 0)
         dispatch_schedule_cycle(d);
     dispatch_check_drained(d);
@@ -745,7 +790,7 @@ static void on_poll_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
     d->want_claim = true;
-    if (pool_free_slots(d->pool) > 0)
+    if (claim_room(d) > 0)
         dispatch_schedule_cycle(d);
 }
 
@@ -765,7 +810,8 @@ static void direct_refuse(struct dispatcher *d, struct drun *r, int code, const 
     struct pool_result res = {.rc = -code, .error = e};
     take_result(d, r, &res);
     json_decref(e);
-    r->res.outcome = STORE_OUTCOME_CANCELLED;
+    if (code == E_UNAVAILABLE)
+        r->res.outcome = STORE_OUTCOME_CANCELLED; /* it never ran */
     vec_push(&d->finished, r);
     dispatch_schedule_cycle(d);
 }
@@ -785,6 +831,10 @@ static void accept_direct(struct dispatcher *d, struct direct_req *q)
         return;
     }
     struct err err = {0};
+    if (r->pr.input_len > INPUT_MAX) {
+        direct_refuse(d, r, E_TOO_LARGE, "the input is over the size a worker takes");
+        return;
+    }
     r->pr.task = task_get(d, r->task_id, NULL, q->task_row, &err);
     if (!r->pr.task) {
         direct_refuse(d, r, E_INTERNAL, err.msg);
@@ -817,6 +867,10 @@ static void cancel_job(struct dispatcher *d, int64_t job_id)
         json_decref(e);
         vec_push(&d->finished, r);
         dispatch_schedule_cycle(d);
+    } else if (r->state == DRUN_FINISHED) {
+        /* the result is in but not committed: the store cancels a failed attempt rather than
+         * retrying it; say so in the events */
+        r->job_status = predict_status(r);
     }
 }
 
@@ -829,10 +883,8 @@ static void on_async(uv_async_t *a)
     memset(&d->cancel_in, 0, sizeof(d->cancel_in));
     memset(&d->direct_in, 0, sizeof(d->direct_in));
     pthread_mutex_unlock(&d->mu);
-    if (atomic_exchange(&d->wake, false)) {
-        d->want_claim = true;
-        dispatch_schedule_cycle(d);
-    }
+    if (atomic_exchange(&d->wake, false))
+        dispatch_jobs_arrived(d);
     for (size_t i = 0; i < cancels.n; i++)
         cancel_job(d, cancels.v[i]);
     for (size_t i = 0; i < directs.n; i++) {
@@ -872,6 +924,9 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
 {
     if (!d || !req || !done)
         return err_set(err, E_INVALID, "dispatcher_execute needs a request and a callback");
+    if (!atomic_load(&d->accepting))
+        return err_set(err, E_UNAVAILABLE, "the node is not running tasks (%s)",
+                       d->state == D_NEW ? "not started" : "shutting down");
     json_t *task = NULL, *input = NULL, *row = NULL;
     int rc = store_get(d->store, STORE_TASKS, req->task_id, &task, err);
     if (rc < 0)
@@ -908,7 +963,7 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
     r->pr.timeout_ms = req->timeout_ms;
     r->done = done;
     r->done_ud = ud;
-    r->claimed_us = time_now_us();
+    r->claimed_us = mono_us();
     r->state = DRUN_WAITING;
     struct direct_req q = {r, task};
     pthread_mutex_lock(&d->mu);
@@ -977,6 +1032,7 @@ int dispatcher_new_with(uv_loop_t *loop, struct store *store, const struct confi
     queue_retry_policy_default(cfg, &d->retry_default);
     pthread_mutex_init(&d->mu, NULL);
     atomic_init(&d->wake, false);
+    atomic_init(&d->accepting, false);
     const char *trace = getenv("RATCHET_QUEUE_TRACE");
     if (trace && *trace) {
         d->trace = fopen(trace, "a");
@@ -1025,6 +1081,9 @@ int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err
 {
     if (d->state != D_NEW)
         return err_set(err, E_CONFLICT, "the dispatcher was already started");
+    /* A worker that dies leaves a socket whose next write raises SIGPIPE: the node must see
+     * EPIPE instead (libuv writes with write(2)). Process-wide, as every server does. */
+    signal(SIGPIPE, SIG_IGN);
     const struct config *cfg = d->cfg;
     int64_t count = cfg->workers.count;
     if (count <= 0) {
@@ -1046,10 +1105,12 @@ int dispatcher_start(struct dispatcher *d, const char *self_exe, struct err *err
         .max_frame_bytes = (size_t)cfg->execution.max_output_bytes + WORKER_FRAME_MAX,
     };
     struct pool_callbacks cb = {on_pool_result, on_pool_capacity, dispatch_on_worker, d};
+    d->prefetch = (int)(count * cfg->workers.max_concurrent_runs / 2);
     int rc = pool_new(d->loop, &po, &cb, &d->pool, err);
     if (rc < 0)
         return rc;
     d->state = D_RUNNING;
+    atomic_store(&d->accepting, true);
     dispatch_node_record(d, "running");
     rc = pool_start(d->pool, err);
     if (rc < 0) {
@@ -1082,19 +1143,43 @@ const char *dispatcher_node_id(const struct dispatcher *d)
     return d->node_id;
 }
 
+/* The one answer a direct run's caller gets when the node goes away under it. */
+static void deliver_unavailable(struct drun *r)
+{
+    json_t *e = json_pack("{s:s, s:s}", "type", "Unavailable", "message",
+                          "the node shut down before the run finished");
+    json_t *logs = json_array();
+    struct dispatcher_run_result out = {.status = -E_UNAVAILABLE,
+                                        .error = e,
+                                        .logs = logs,
+                                        .execution_id = r->execution_id,
+                                        .execution_uuid = r->pr.execution_uuid};
+    r->delivered = true;
+    r->done(r->done_ud, &out);
+    json_decref(e);
+    json_decref(logs);
+}
+
 void dispatcher_free(struct dispatcher *d)
 {
     if (!d)
         return;
+    d->freeing = true;
+    atomic_store(&d->accepting, false);
     /* the pool first: it forgets the runs it holds without reporting them */
     if (d->pool) {
         struct pool *p = d->pool;
         d->pool = NULL;
         pool_free(p);
     }
-    /* runs still held are dropped: their jobs' leases expire and they run again */
-    while (d->runs)
-        dispatch_free_run(d, d->runs);
+    /* runs still held are dropped: their jobs' leases expire and they run again; a direct run's
+     * caller still gets its one answer */
+    while (d->runs) {
+        struct drun *r = d->runs;
+        if (r->direct && !r->delivered && r->done)
+            deliver_unavailable(r);
+        dispatch_free_run(d, r);
+    }
     vec_free(&d->waiting_jobs);
     vec_free(&d->waiting_direct);
     vec_free(&d->finished);
@@ -1124,9 +1209,11 @@ void dispatcher_free(struct dispatcher *d)
     vec_free(&d->breakers);
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < d->direct_in.n; i++) {
+        struct drun *r = d->direct_in.v[i].run;
         json_decref(d->direct_in.v[i].task_row);
-        free(d->direct_in.v[i].run->pr.input);
-        free(d->direct_in.v[i].run);
+        deliver_unavailable(r);
+        free(r->pr.input);
+        free(r);
     }
     vec_free(&d->direct_in);
     vec_free(&d->cancel_in);

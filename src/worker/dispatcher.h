@@ -110,7 +110,9 @@ void dispatcher_wake(struct dispatcher *d);
 /* Runs a task directly on this node's workers; `done` is called exactly once, on the loop
  * thread, with the result (also when the run cannot start: status -E_UNAVAILABLE).
  * Thread-safe. Returns 0, or a negative code (with err) if the request was refused before
- * being queued. */
+ * being queued: -E_NOT_FOUND (no such task), -E_JSON (input not JSON), -E_UNAVAILABLE (not
+ * started, or draining), a store error. The execution row is created (pending) on the calling
+ * thread, before this returns. Direct runs take free worker slots before queued jobs. */
 int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request *req,
                        dispatcher_result_fn done, void *ud, struct err *err);
 
@@ -126,8 +128,14 @@ json_t *dispatcher_workers(struct dispatcher *d);
 
 /* Graceful drain (SIGTERM): stop claiming, let runs finish up to grace_ms, then requeue
  * what remains and stop the workers; `done` (may be NULL) is called on the loop thread when
- * everything has stopped. */
+ * everything has stopped. The dispatcher's own handles stay open until dispatcher_free (so
+ * `done` typically calls uv_stop). Called again while draining, it ends the grace period at
+ * once (a second SIGTERM). */
 void dispatcher_drain(struct dispatcher *d, int64_t grace_ms, void (*done)(void *ud), void *ud);
+/* Frees the dispatcher (loop thread, after uv_run returned; NULL is fine). Anything still
+ * running is dropped (its jobs' leases expire and they run again; a direct run's `done` gets
+ * -E_UNAVAILABLE now), workers still alive are killed, and the loop is turned (UV_RUN_ONCE)
+ * until the dispatcher's handles are closed. */
 void dispatcher_free(struct dispatcher *d);
 
 #endif

@@ -66,7 +66,7 @@ struct pool_run {
     int64_t timeout_ms; /* 0: the task's, else the configured default */
     /* pool state */
     struct pool_worker *worker;
-    int64_t sent_at_us;  /* wall clock when handed to the worker */
+    int64_t sent_at_us;  /* monotonic µs when handed to the worker */
     int64_t deadline_ms; /* monotonic: kill the worker if no result by then */
     bool cancel_sent;
     int64_t cancel_deadline_ms;   /* monotonic: kill if a cancelled run has not stopped */
@@ -80,10 +80,11 @@ struct pool_result {
     int rc;             /* 0 or a negative err.h code (E_TASK, E_TIMEOUT, ...) */
     const char *output; /* rc == 0: JSON text */
     size_t output_len;
-    const json_t *error; /* rc < 0: {type, message, stack?, status?, phase?, details?} */
-    const json_t *logs;  /* array of [ts_ms, level, text], or NULL */
-    const json_t *http;  /* array of {method, url, status, durationMs, entry}, or NULL */
-    int64_t duration_us; /* in the worker, from the run's start to its settling */
+    const json_t *error;   /* rc < 0: {type, message, stack?, status?, phase?, details?} */
+    const json_t *logs;    /* array of [ts_ms, level, text], or NULL */
+    const json_t *http;    /* array of {method, url, status, durationMs, entry}, or NULL */
+    int64_t duration_us;   /* in the worker, from the run's start to its settling */
+    int64_t start_mono_us; /* when the worker started it (monotonic µs); 0: unknown */
     int64_t memory_bytes;
     const char *worker_id;
 };

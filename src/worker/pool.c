@@ -43,7 +43,9 @@ struct pool_worker {
     char id[160];
     enum pool_worker_state state;
     uv_process_t proc;
-    uv_pipe_t pipe;
+    uv_pipe_t pipe; /* data: init, task, run, shutdown / ready, result */
+    uv_pipe_t ctl;  /* control: ping, cancel / pong */
+    struct ipc_reader ctl_rd;
     int open_handles;
     bool exited;
     bool counted; /* counts toward the configured number of workers */
@@ -166,6 +168,23 @@ static void send_header(struct pool_worker *w, json_t *h)
     worker_flush(w);
 }
 
+/* A frame on the control socket (ping, cancel), written at once. */
+static void send_control(struct pool_worker *w, const char *header, size_t len)
+{
+    if (w->exited || uv_is_closing((uv_handle_t *)&w->ctl))
+        return;
+    struct strbuf sb = STRBUF_INIT;
+    ipc_frame_append(&sb, header, len, NULL, 0);
+    size_t n;
+    struct write_req *wr = xcalloc(1, sizeof(*wr));
+    wr->data = strbuf_detach(&sb, &n);
+    uv_buf_t buf = uv_buf_init(wr->data, (unsigned)n);
+    if (uv_write(&wr->req, (uv_stream_t *)&w->ctl, &buf, 1, on_written) < 0) {
+        free(wr->data);
+        free(wr);
+    }
+}
+
 /* ---- results ---- */
 
 static void run_unlink(struct pool_run *run)
@@ -238,7 +257,8 @@ static void on_result_frame(struct pool_worker *w, const struct ipc_frame *f)
         enum err_code c = err_from_name(code);
         rc = -(c ? (int)c : E_INTERNAL);
     }
-    long long dur = 0, mem = 0;
+    long long dur = 0, mem = 0, start = 0;
+    jsonx_int(f->header, "startUs", &start);
     jsonx_int(f->header, "durationUs", &dur);
     jsonx_int(f->header, "memoryBytes", &mem);
     struct pool_result res = {
@@ -249,6 +269,7 @@ static void on_result_frame(struct pool_worker *w, const struct ipc_frame *f)
         .logs = json_object_get(f->header, "logs"),
         .http = json_object_get(f->header, "http"),
         .duration_us = dur,
+        .start_mono_us = start,
         .memory_bytes = mem,
         .worker_id = w->id,
     };
@@ -321,38 +342,63 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(space, (unsigned)(avail > 1u << 30 ? 1u << 30 : avail));
 }
 
-static void handle_frame(struct pool_worker *w, const struct ipc_frame *f)
+static void on_result_msg(struct pool_worker *w, const struct ipc_frame *f)
 {
     struct pool *p = w->pool;
-    if (strcmp(f->type, "result") == 0) {
-        on_result_frame(w, f);
-        check_recycle(w);
-        if (w->state == POOL_DRAINING && w->nruns == 0)
-            worker_shutdown(w);
-        if (p->cb.on_capacity)
-            p->cb.on_capacity(p->cb.ud);
-    } else if (strcmp(f->type, "pong") == 0) {
-        long long v = 0;
-        if (jsonx_int(f->header, "rssBytes", &v) == 0)
-            w->rss_bytes = v;
-        w->last_pong_mono = time_mono_ms();
-        w->last_pong_wall = time_now_ms();
-        check_recycle(w);
-    } else if (strcmp(f->type, "ready") == 0) {
-        if (w->state != POOL_STARTING)
+    on_result_frame(w, f);
+    check_recycle(w);
+    if (w->state == POOL_DRAINING && w->nruns == 0)
+        worker_shutdown(w);
+    if (p->cb.on_capacity)
+        p->cb.on_capacity(p->cb.ud);
+}
+
+static void on_pong_msg(struct pool_worker *w, const struct ipc_frame *f)
+{
+    long long v = 0;
+    if (jsonx_int(f->header, "rssBytes", &v) == 0)
+        w->rss_bytes = v;
+    w->last_pong_mono = time_mono_ms();
+    w->last_pong_wall = time_now_ms();
+    check_recycle(w);
+}
+
+static void on_ready_msg(struct pool_worker *w, const struct ipc_frame *f)
+{
+    struct pool *p = w->pool;
+    (void)f;
+    if (w->state != POOL_STARTING)
+        return;
+    w->state = POOL_READY;
+    w->last_pong_mono = time_mono_ms();
+    w->last_pong_wall = time_now_ms();
+    log_debug("pool: %s ready (pid %d)", w->id, w->pid);
+    worker_event(w, "ready");
+    if (p->stopping)
+        worker_shutdown(w);
+    else if (p->cb.on_capacity)
+        p->cb.on_capacity(p->cb.ud);
+}
+
+/* What a worker may send, by type (docs/worker-protocol.md). */
+static const struct {
+    const char *type;
+    void (*fn)(struct pool_worker *w, const struct ipc_frame *f);
+} worker_messages[] = {
+    {"result", on_result_msg},
+    {"pong", on_pong_msg},
+    {"ready", on_ready_msg},
+};
+
+static void handle_frame(struct pool_worker *w, const struct ipc_frame *f)
+{
+    for (size_t i = 0; i < sizeof(worker_messages) / sizeof(worker_messages[0]); i++) {
+        if (strcmp(f->type, worker_messages[i].type) == 0) {
+            worker_messages[i].fn(w, f);
             return;
-        w->state = POOL_READY;
-        w->last_pong_mono = time_mono_ms();
-        w->last_pong_wall = time_now_ms();
-        log_debug("pool: %s ready (pid %d)", w->id, w->pid);
-        worker_event(w, "ready");
-        if (p->stopping)
-            worker_shutdown(w);
-        else if (p->cb.on_capacity)
-            p->cb.on_capacity(p->cb.ud);
-    } else {
-        log_warn("pool: %s sent an unknown \"%s\" frame", w->id, f->type);
+        }
     }
+    log_warn("pool: %s sent an unknown \"%s\" frame", w->id, f->type);
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -384,6 +430,41 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct pool_worker *w = h->data;
+    size_t avail;
+    char *space = ipc_reader_space(&w->ctl_rd, 4096, &avail);
+    (void)suggested;
+    *buf = uv_buf_init(space, (unsigned)(avail > 1u << 20 ? 1u << 20 : avail));
+}
+
+static void on_ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct pool_worker *w = s->data;
+    (void)buf;
+    if (w->pool->free_pending)
+        return;
+    if (n < 0) {
+        uv_read_stop(s); /* the data socket's EOF and the exit tell the rest */
+        return;
+    }
+    ipc_reader_commit(&w->ctl_rd, (size_t)n);
+    struct ipc_frame f;
+    struct err err = {0};
+    int rc;
+    while ((rc = ipc_reader_next(&w->ctl_rd, &f, &err)) == 1) {
+        if (strcmp(f.type, "pong") == 0)
+            handle_frame(w, &f);
+        ipc_frame_release(&f);
+    }
+    if (rc < 0) {
+        log_error("pool: %s broke the control protocol: %s", w->id, err.msg);
+        uv_read_stop(s);
+        worker_kill(w, KILL_CRASH);
+    }
+}
+
 /* ---- process lifecycle ---- */
 
 static void on_handle_closed(uv_handle_t *h)
@@ -399,6 +480,7 @@ static void on_handle_closed(uv_handle_t *h)
         }
     }
     ipc_reader_release(&w->rd);
+    ipc_reader_release(&w->ctl_rd);
     strbuf_release(&w->out);
     vec_free(&w->task_keys);
     free(w);
@@ -439,7 +521,9 @@ static void on_process_exit(uv_process_t *proc, int64_t status, int signal)
     w->counted = false;
     worker_event(w, deliberate ? "stopped" : "crashed");
     uv_read_stop((uv_stream_t *)&w->pipe);
+    uv_read_stop((uv_stream_t *)&w->ctl);
     uv_close((uv_handle_t *)&w->pipe, on_handle_closed);
+    uv_close((uv_handle_t *)&w->ctl, on_handle_closed);
     uv_close((uv_handle_t *)&w->proc, on_handle_closed);
     if (was_counted && !p->stopping) {
         if (w->killed == KILL_NONE || w->killed == KILL_CRASH)
@@ -465,10 +549,11 @@ static int worker_spawn(struct pool *p)
     w->pool = p;
     snprintf(w->id, sizeof(w->id), "%s-w%d", p->opt.node_id, ++p->spawn_seq);
     ipc_reader_init(&w->rd, p->opt.max_frame_bytes);
+    ipc_reader_init(&w->ctl_rd, 1 << 20);
     w->out = (struct strbuf)STRBUF_INIT;
     uv_pipe_init(p->loop, &w->pipe, 0);
-    w->pipe.data = w;
-    w->proc.data = w;
+    uv_pipe_init(p->loop, &w->ctl, 0);
+    w->pipe.data = w->ctl.data = w->proc.data = w;
 
     char *args[] = {(char *)p->opt.self_exe,
                     "__worker",
@@ -479,41 +564,41 @@ static int worker_spawn(struct pool *p)
                     "--log-format",
                     log_get_format() == LOG_FORMAT_JSON ? "json" : "text",
                     NULL};
-    uv_stdio_container_t stdio[4] = {
+    uv_stdio_container_t stdio[5] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = 2},
         {.flags = UV_INHERIT_FD, .data.fd = 2},
         {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE,
          .data.stream = (uv_stream_t *)&w->pipe},
+        {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE,
+         .data.stream = (uv_stream_t *)&w->ctl},
     };
     uv_process_options_t o = {
         .exit_cb = on_process_exit,
         .file = p->opt.self_exe,
         .args = args,
-        .stdio_count = 4,
+        .stdio_count = 5,
         .stdio = stdio,
     };
     int rc = uv_spawn(p->loop, &w->proc, &o);
+    w->open_handles = 3;
+    w->next = p->workers;
+    p->workers = w;
     if (rc < 0) {
         log_error("pool: cannot start a worker (%s): %s", p->opt.self_exe, uv_strerror(rc));
-        w->open_handles = 1;
-        w->next = p->workers;
-        p->workers = w;
         w->exited = true;
         uv_close((uv_handle_t *)&w->pipe, on_handle_closed);
-        if (!uv_is_closing((uv_handle_t *)&w->proc))
-            uv_close((uv_handle_t *)&w->proc, NULL);
+        uv_close((uv_handle_t *)&w->ctl, on_handle_closed);
+        uv_close((uv_handle_t *)&w->proc, on_handle_closed); /* initialized even on failure */
         return -E_UNAVAILABLE;
     }
-    w->open_handles = 2;
     w->pid = w->proc.pid;
     w->counted = true;
     w->state = POOL_STARTING;
     w->started_at_ms = time_now_ms();
     w->spawned_mono = time_mono_ms();
-    w->next = p->workers;
-    p->workers = w;
     uv_read_start((uv_stream_t *)&w->pipe, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&w->ctl, on_ctl_alloc, on_ctl_read);
     json_t *init = json_deep_copy(p->init);
     json_object_set_new(init, "type", json_string("init"));
     json_object_set_new(init, "workerId", json_string(w->id));
@@ -583,7 +668,10 @@ static void check_worker(struct pool *p, struct pool_worker *w, int64_t now)
     }
     if (now - w->ping_sent_mono >= p->opt.health_interval_ms) {
         w->ping_sent_mono = now;
-        send_header(w, json_pack("{s:s, s:I}", "type", "ping", "seq", (json_int_t)++w->ping_seq));
+        char head[64];
+        int n = snprintf(head, sizeof(head), "{\"type\":\"ping\",\"seq\":%lld}",
+                         (long long)++w->ping_seq);
+        send_control(w, head, (size_t)n);
     }
 }
 
@@ -650,14 +738,27 @@ int pool_start(struct pool *p, struct err *err)
     return 0;
 }
 
+/* Runs worker w may still take: its concurrency, and what is left before its recycling. */
+static int worker_room(const struct pool *p, const struct pool_worker *w)
+{
+    if (w->state != POOL_READY || w->exited)
+        return 0;
+    int64_t room = p->opt.max_concurrent_runs - w->nruns;
+    if (p->opt.recycle_after_runs > 0) {
+        int64_t left = p->opt.recycle_after_runs - w->runs_done - w->nruns;
+        if (left < room)
+            room = left;
+    }
+    return room > 0 ? (int)room : 0;
+}
+
 int pool_free_slots(const struct pool *p)
 {
     if (p->stopping)
         return 0;
     int n = 0;
     for (const struct pool_worker *w = p->workers; w; w = w->next)
-        if (w->state == POOL_READY && !w->exited)
-            n += p->opt.max_concurrent_runs - w->nruns;
+        n += worker_room(p, w);
     return n;
 }
 
@@ -696,7 +797,7 @@ int pool_submit(struct pool *p, struct pool_run *run, struct err *err)
 {
     struct pool_worker *best = NULL;
     for (struct pool_worker *w = p->workers; w; w = w->next) {
-        if (w->state != POOL_READY || w->exited || w->nruns >= p->opt.max_concurrent_runs)
+        if (worker_room(p, w) == 0)
             continue;
         if (!best || w->nruns < best->nruns)
             best = w;
@@ -715,7 +816,7 @@ int pool_submit(struct pool *p, struct pool_run *run, struct err *err)
         best->runs->prev = run;
     best->runs = run;
     best->nruns++;
-    run->sent_at_us = time_now_us();
+    run->sent_at_us = time_mono_ns() / 1000;
     int64_t timeout = run->timeout_ms         ? run->timeout_ms
                       : run->task->timeout_ms ? run->task->timeout_ms
                                               : p->opt.default_timeout_ms;
@@ -735,8 +836,7 @@ void pool_cancel(struct pool *p, struct pool_run *run, int64_t grace_ms)
     run->cancel_deadline_ms = time_mono_ms() + grace_ms;
     char head[96];
     int n = snprintf(head, sizeof(head), "{\"type\":\"cancel\",\"id\":%lld}", (long long)run->id);
-    ipc_frame_append(&w->out, head, (size_t)n, NULL, 0);
-    worker_flush(w);
+    send_control(w, head, (size_t)n);
 }
 
 static void on_pool_handle_closed(uv_handle_t *h)

@@ -1,12 +1,15 @@
 /*
- * The worker process (worker.h; protocol in docs/worker-protocol.md). Two threads:
- *   - the reader thread blocks on the node's socket, parses frames, answers "ping" and acts
- *     on "cancel" at once (engine_run_cancel is thread-safe), so a run stuck in synchronous
- *     JavaScript is still cancelled within milliseconds and the node still hears pongs; every
- *     other frame goes to the loop thread through an inbox and a uv_async;
- *   - the loop thread owns the engine (one VM, a fresh context per run), the task cache and
- *     the runs, and writes results.
- * Frames are written whole under write_mu by either thread.
+ * The worker process (worker.h; protocol in docs/worker-protocol.md). Two sockets to the
+ * node, and a thread each:
+ *   - the data socket (fd 3) is read by the loop thread through libuv: init, task, run and
+ *     shutdown frames come in, ready and result frames go out. The loop thread owns the engine
+ *     (one VM, a fresh context per run), the task cache and the runs;
+ *   - the control socket (fd 4) is read by a small thread blocked on it, which answers ping at
+ *     once and acts on cancel at once (engine_run_cancel is thread-safe), so a run stuck in
+ *     synchronous JavaScript is still cancelled within milliseconds and the node still hears
+ *     pongs. Only that thread writes on fd 4.
+ * A run frame travels node -> loop thread with one wake-up; a cancel may overtake the run it
+ * names (two sockets), so cancels of runs not started yet are remembered until they start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -35,6 +39,9 @@
 #include "worker/ipc.h"
 #include "worker/worker.h"
 
+#define EARLY_CANCELS_MAX 256         /* cancels of runs not started, remembered */
+#define LEAN_MESSAGE_MAX  (64u << 10) /* error message kept when a result is too big */
+
 /* A task definition received from the node: prepared (schemas compiled) or why not. */
 struct wtask {
     int64_t key;
@@ -45,11 +52,12 @@ struct wtask {
 /* A run in this worker.
  *   STARTING (inside task_run_start; handle not yet known) ─▶ RUNNING (handle valid, in the
  *   runs list) ─▶ done callback: result sent, unlinked and freed.
- * The reader thread may call engine_run_cancel on a RUNNING run's handle, under runs_mu; the
- * done callback unlinks the run under runs_mu before the engine frees the handle. */
+ * The control thread may call engine_run_cancel on a RUNNING run's handle, under runs_mu;
+ * the done callback unlinks the run under runs_mu before the engine frees the handle. */
 struct wrun {
     struct wproc *w;
     int64_t id;
+    int64_t start_us; /* monotonic */
     struct engine_run *handle;
     bool starting, finished;
     json_t *http; /* exchanges, or NULL */
@@ -58,69 +66,78 @@ struct wrun {
     struct wrun *next;
 };
 
-/* A frame handed from the reader thread to the loop thread (payload copied). */
-struct inmsg {
-    json_t *header;
-    char *type; /* borrowed from header */
-    char *payload;
-    size_t payload_len;
+struct write_req {
+    uv_write_t req;
+    char *data;
 };
 
 struct wproc {
     uv_loop_t loop;
-    uv_async_t inbox_async;
-    int fd;
+    uv_pipe_t data; /* fd 3 */
+    struct ipc_reader rd;
+    uv_async_t ctl_async; /* the control thread saw its socket close */
+    int ctl_fd;           /* fd 4 */
     char worker_id[128];
     struct engine *engine;
     struct schema_registry *schemas;
-    int max_runs;
     bool validate;
 
-    pthread_t reader;
-    bool reader_started;
-    pthread_mutex_t write_mu;
+    pthread_t ctl_thread;
+    bool ctl_started;
     pthread_mutex_t runs_mu;
-    struct wrun *runs; /* RUNNING runs, under runs_mu */
-    pthread_mutex_t inbox_mu;
-    VEC(struct inmsg) inbox; /* under inbox_mu */
-    atomic_bool eof;         /* the node went away (or the stream broke) */
+    struct wrun *runs;          /* RUNNING runs, under runs_mu */
+    VEC(int64_t) early_cancels; /* under runs_mu */
+    atomic_bool eof;            /* the node went away (or a stream broke) */
 
     VEC(struct wtask) tasks; /* loop thread */
     size_t in_flight;        /* loop thread */
     bool shutting_down;
     bool stopped;
+    bool stop_pending; /* stop once the data socket's writes are flushed */
     atomic_long runs_done, failures, in_flight_atomic;
-    size_t max_frame_bytes;
 };
 
-/* ---- writing ---- */
+static void maybe_stop(struct wproc *w);
 
-/* Writes one whole frame; false when the node is gone. Either thread. */
-static bool send_buf(struct wproc *w, const char *buf, size_t len)
+/* ---- writing on the data socket (loop thread) ---- */
+
+static void on_written(uv_write_t *req, int status)
 {
-    pthread_mutex_lock(&w->write_mu);
-    bool ok = true;
-    while (len > 0) {
-        ssize_t n = write(w->fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            ok = false;
-            break;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    pthread_mutex_unlock(&w->write_mu);
-    return ok;
+    struct write_req *wr = (struct write_req *)req;
+    struct wproc *w = req->handle->data;
+    (void)status; /* the node went away: its EOF stops us */
+    free(wr->data);
+    free(wr);
+    if (w->stop_pending)
+        maybe_stop(w);
 }
 
-static bool send_json(struct wproc *w, json_t *header, const char *payload, size_t len)
+/* Sends the frame in sb (taken) to the node. */
+static void send_frame(struct wproc *w, struct strbuf *sb)
+{
+    if (atomic_load(&w->eof) || uv_is_closing((uv_handle_t *)&w->data)) {
+        strbuf_release(sb);
+        return;
+    }
+    size_t len;
+    struct write_req *wr = xcalloc(1, sizeof(*wr));
+    wr->data = strbuf_detach(sb, &len);
+    uv_buf_t buf = uv_buf_init(wr->data, (unsigned)len);
+    if (uv_write(&wr->req, (uv_stream_t *)&w->data, &buf, 1, on_written) < 0) {
+        free(wr->data);
+        free(wr);
+    }
+}
+
+/* Sends a header-only frame; takes header. */
+static void send_json(struct wproc *w, json_t *header)
 {
     struct strbuf sb = STRBUF_INIT;
-    bool ok = ipc_frame_append_json(&sb, header, payload, len) == 0 && send_buf(w, sb.buf, sb.len);
-    strbuf_release(&sb);
-    return ok;
+    if (ipc_frame_append_json(&sb, header, NULL, 0) == 0)
+        send_frame(w, &sb);
+    else
+        strbuf_release(&sb);
+    json_decref(header);
 }
 
 static int64_t rss_bytes(void)
@@ -140,68 +157,84 @@ static int64_t rss_bytes(void)
     return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
-/* ---- the reader thread ---- */
+/* ---- the control thread ---- */
 
-static void reader_cancel(struct wproc *w, int64_t id)
+static bool ctl_write(int fd, const char *buf, size_t len)
 {
-    pthread_mutex_lock(&w->runs_mu);
-    for (struct wrun *r = w->runs; r; r = r->next)
-        if (r->id == id && r->handle)
-            engine_run_cancel(r->handle);
-    pthread_mutex_unlock(&w->runs_mu);
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
 }
 
-static void reader_pong(struct wproc *w, const json_t *ping)
+static void ctl_pong(struct wproc *w, const json_t *ping)
 {
     json_t *h = json_pack("{s:s, s:O?, s:I, s:I, s:I, s:I}", "type", "pong", "seq",
                           json_object_get(ping, "seq"), "rssBytes", (json_int_t)rss_bytes(), "runs",
                           (json_int_t)atomic_load(&w->runs_done), "failures",
                           (json_int_t)atomic_load(&w->failures), "inFlight",
                           (json_int_t)atomic_load(&w->in_flight_atomic));
-    send_json(w, h, NULL, 0);
+    struct strbuf sb = STRBUF_INIT;
+    if (ipc_frame_append_json(&sb, h, NULL, 0) == 0)
+        ctl_write(w->ctl_fd, sb.buf, sb.len);
+    strbuf_release(&sb);
     json_decref(h);
 }
 
-static void inbox_push(struct wproc *w, struct inmsg m)
+/* Cancels run id if it runs, else remembers the cancel for when it starts. */
+static void ctl_cancel(struct wproc *w, int64_t id)
 {
-    pthread_mutex_lock(&w->inbox_mu);
-    vec_push(&w->inbox, m);
-    pthread_mutex_unlock(&w->inbox_mu);
-    uv_async_send(&w->inbox_async);
+    pthread_mutex_lock(&w->runs_mu);
+    bool found = false;
+    for (struct wrun *r = w->runs; r; r = r->next) {
+        if (r->id == id && r->handle) {
+            engine_run_cancel(r->handle);
+            found = true;
+        }
+    }
+    if (!found) {
+        if (w->early_cancels.n >= EARLY_CANCELS_MAX) {
+            memmove(w->early_cancels.v, w->early_cancels.v + 1,
+                    (w->early_cancels.n - 1) * sizeof(*w->early_cancels.v));
+            w->early_cancels.n--;
+        }
+        vec_push(&w->early_cancels, id);
+    }
+    pthread_mutex_unlock(&w->runs_mu);
 }
 
-static void *reader_main(void *arg)
+static void *ctl_main(void *arg)
 {
     struct wproc *w = arg;
     struct ipc_reader rd;
-    ipc_reader_init(&rd, w->max_frame_bytes);
+    ipc_reader_init(&rd, 1 << 20);
     struct err err = {0};
     for (;;) {
         struct ipc_frame f;
         int rc;
         while ((rc = ipc_reader_next(&rd, &f, &err)) == 1) {
             if (strcmp(f.type, "ping") == 0) {
-                reader_pong(w, f.header);
-                ipc_frame_release(&f);
-                continue;
-            }
-            if (strcmp(f.type, "cancel") == 0) {
+                ctl_pong(w, f.header);
+            } else if (strcmp(f.type, "cancel") == 0) {
                 long long id = 0;
                 jsonx_int(f.header, "id", &id);
-                reader_cancel(w, id); /* at once; the loop thread also sees it, in order */
+                ctl_cancel(w, id);
             }
-            struct inmsg m = {f.header, (char *)f.type, NULL, f.payload_len};
-            if (f.payload_len)
-                m.payload = xmemdup(f.payload, f.payload_len + 1);
-            inbox_push(w, m);
+            ipc_frame_release(&f);
         }
         if (rc < 0) {
-            log_error("worker %s: %s", w->worker_id, err.msg);
+            log_error("worker %s: control: %s", w->worker_id, err.msg);
             break;
         }
         size_t avail;
-        char *space = ipc_reader_space(&rd, 64 << 10, &avail);
-        ssize_t n = read(w->fd, space, avail);
+        char *space = ipc_reader_space(&rd, 4096, &avail);
+        ssize_t n = read(w->ctl_fd, space, avail);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -210,7 +243,7 @@ static void *reader_main(void *arg)
     }
     ipc_reader_release(&rd);
     atomic_store(&w->eof, true);
-    uv_async_send(&w->inbox_async);
+    uv_async_send(&w->ctl_async);
     return NULL;
 }
 
@@ -224,21 +257,21 @@ static struct wtask *task_find(struct wproc *w, int64_t key)
     return NULL;
 }
 
-static void on_task(struct wproc *w, const struct inmsg *m)
+static void on_task(struct wproc *w, const struct ipc_frame *f)
 {
     long long key = 0;
-    jsonx_int(m->header, "key", &key);
+    jsonx_int(f->header, "key", &key);
     if (task_find(w, key))
         return;
     struct wtask t = {.key = key};
     struct err err = {0};
     struct task *task = NULL;
     struct task_parts parts = {
-        .metadata = json_object_get(m->header, "metadata"),
-        .code = m->payload ? m->payload : "",
-        .code_len = m->payload_len,
-        .input_schema = json_object_get(m->header, "inputSchema"),
-        .output_schema = json_object_get(m->header, "outputSchema"),
+        .metadata = json_object_get(f->header, "metadata"),
+        .code = f->payload,
+        .code_len = f->payload_len,
+        .input_schema = json_object_get(f->header, "inputSchema"),
+        .output_schema = json_object_get(f->header, "outputSchema"),
     };
     if (json_is_null(parts.input_schema))
         parts.input_schema = NULL;
@@ -255,8 +288,6 @@ static void on_task(struct wproc *w, const struct inmsg *m)
 }
 
 /* ---- runs ---- */
-
-static void maybe_stop(struct wproc *w);
 
 static void on_observe(void *ud, const struct engine_exchange *ex)
 {
@@ -280,15 +311,20 @@ static void on_observe(void *ud, const struct engine_exchange *ex)
 }
 
 /* Appends the result header of a finished run. */
-static void result_header(struct strbuf *h, const struct wrun *r, const struct task_run_result *res)
+/* Appends the result header of a finished run; with `lean`, without its logs and HTTP
+ * exchanges (a header that would pass IPC_HEADER_MAX says so instead). */
+static void result_header(struct strbuf *h, const struct wrun *r, const struct task_run_result *res,
+                          bool lean)
 {
     const struct engine_result *er = res->engine;
-    strbuf_addf(h, "{\"type\":\"result\",\"id\":%lld,\"code\":\"%s\"", (long long)r->id,
-                res->rc ? err_name(res->rc) : "OK");
+    strbuf_addf(h, "{\"type\":\"result\",\"id\":%lld,\"code\":\"%s\",\"startUs\":%lld",
+                (long long)r->id, res->rc ? err_name(res->rc) : "OK", (long long)r->start_us);
     if (er)
         strbuf_addf(h, ",\"durationUs\":%lld,\"memoryBytes\":%zu",
                     (long long)(er->duration_ms * 1000), er->memory_bytes);
-    if (er && er->nlogs) {
+    if (lean)
+        strbuf_adds(h, ",\"logsDropped\":true,\"httpTruncated\":true");
+    if (er && er->nlogs && !lean) {
         strbuf_adds(h, ",\"logs\":[");
         for (size_t i = 0; i < er->nlogs; i++) {
             const struct engine_log_line *l = &er->logs[i];
@@ -299,7 +335,7 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
         }
         strbuf_addch(h, ']');
     }
-    if (r->http) {
+    if (r->http && !lean) {
         char *text = json_dumps(r->http, JSON_COMPACT);
         strbuf_adds(h, ",\"http\":");
         strbuf_adds(h, text ? text : "[]");
@@ -307,11 +343,25 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
         if (r->http_truncated)
             strbuf_adds(h, ",\"httpTruncated\":true");
     }
-    if (res->rc && res->error) {
+    if (res->rc && res->error && !lean) {
         char *text = json_dumps(res->error, JSON_COMPACT);
         strbuf_adds(h, ",\"error\":");
         strbuf_adds(h, text ? text : "{}");
         free(text);
+    } else if (res->rc && res->error) {
+        /* the error alone may be what is too big: its type and the start of its message */
+        const char *type = jsonx_str(res->error, "type"), *msg = jsonx_str(res->error, "message");
+        size_t len = msg ? strlen(msg) : 0;
+        if (len > LEAN_MESSAGE_MAX) {
+            len = LEAN_MESSAGE_MAX;
+            while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80)
+                len--; /* keep whole UTF-8 sequences */
+        }
+        strbuf_adds(h, ",\"error\":{\"type\":");
+        strbuf_add_json_string(h, type ? type : "Error", strlen(type ? type : "Error"));
+        strbuf_adds(h, ",\"message\":");
+        strbuf_add_json_string(h, msg ? msg : "", len);
+        strbuf_addch(h, '}');
     }
     strbuf_addch(h, '}');
 }
@@ -319,12 +369,20 @@ static void result_header(struct strbuf *h, const struct wrun *r, const struct t
 static void send_result(struct wproc *w, const struct wrun *r, const struct task_run_result *res)
 {
     struct strbuf h = STRBUF_INIT, frame = STRBUF_INIT;
-    result_header(&h, r, res);
+    result_header(&h, r, res, false);
+    if (h.len > IPC_HEADER_MAX - 4096) {
+        log_warn("worker %s: run %lld logged too much to report; its logs and HTTP exchanges are "
+                 "dropped",
+                 w->worker_id, (long long)r->id);
+        strbuf_reset(&h);
+        result_header(&h, r, res, true);
+    }
     const char *out = res->rc == 0 ? res->output_json : NULL;
     if (ipc_frame_append(&frame, h.buf, h.len, out, out ? strlen(out) : 0) == 0)
-        send_buf(w, frame.buf, frame.len);
+        send_frame(w, &frame);
+    else
+        strbuf_release(&frame);
     strbuf_release(&h);
-    strbuf_release(&frame);
 }
 
 static void run_free(struct wrun *r)
@@ -363,7 +421,7 @@ static void on_run_done(void *ud, struct task_run_result *res)
 /* A result for a run that cannot start (unknown task, bad request). */
 static void refuse_run(struct wproc *w, int64_t id, int code, const char *type, const char *msg)
 {
-    struct wrun r = {.w = w, .id = id};
+    struct wrun r = {.w = w, .id = id, .start_us = time_mono_ns() / 1000};
     struct task_run_result res = {.rc = -code};
     res.error = json_pack("{s:s, s:s}", "type", type, "message", msg);
     send_result(w, &r, &res);
@@ -372,20 +430,38 @@ static void refuse_run(struct wproc *w, int64_t id, int code, const char *type, 
     atomic_fetch_add(&w->failures, 1);
 }
 
-static void on_run(struct wproc *w, const struct inmsg *m)
+/* Registers a started run where the control thread finds it, applying a cancel that came
+ * first. */
+static void run_register(struct wproc *w, struct wrun *r, struct engine_run *handle)
+{
+    pthread_mutex_lock(&w->runs_mu);
+    r->handle = handle;
+    r->next = w->runs;
+    w->runs = r;
+    for (size_t i = 0; i < w->early_cancels.n; i++) {
+        if (w->early_cancels.v[i] == r->id) {
+            engine_run_cancel(handle);
+            w->early_cancels.v[i] = w->early_cancels.v[--w->early_cancels.n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->runs_mu);
+}
+
+static void on_run(struct wproc *w, const struct ipc_frame *f)
 {
     long long id = 0, key = 0, timeout = 0, memory = 0;
-    jsonx_int(m->header, "id", &id);
-    jsonx_int(m->header, "task", &key);
-    jsonx_int(m->header, "timeoutMs", &timeout);
-    jsonx_int(m->header, "memoryLimitBytes", &memory);
+    jsonx_int(f->header, "id", &id);
+    jsonx_int(f->header, "task", &key);
+    jsonx_int(f->header, "timeoutMs", &timeout);
+    jsonx_int(f->header, "memoryLimitBytes", &memory);
     struct wtask *t = task_find(w, key);
     if (!t) {
         refuse_run(w, id, E_INTERNAL, "InternalError", "the worker was not sent this task");
         return;
     }
     if (!t->tp) {
-        struct wrun r = {.w = w, .id = id};
+        struct wrun r = {.w = w, .id = id, .start_us = time_mono_ns() / 1000};
         struct task_run_result res = {.rc = -E_TASK, .error = t->error};
         send_result(w, &r, &res);
         atomic_fetch_add(&w->runs_done, 1);
@@ -395,13 +471,14 @@ static void on_run(struct wproc *w, const struct inmsg *m)
     struct wrun *r = xcalloc(1, sizeof(*r));
     r->w = w;
     r->id = id;
+    r->start_us = time_mono_ns() / 1000;
     r->starting = true;
     struct task_run_params p = {
         .tp = t->tp,
-        .input_json = m->payload ? m->payload : "null",
-        .input_len = m->payload ? m->payload_len : 4,
-        .execution_id = jsonx_str(m->header, "executionId"),
-        .job_id = jsonx_str(m->header, "jobId"),
+        .input_json = f->payload_len ? f->payload : "null",
+        .input_len = f->payload_len ? f->payload_len : 4,
+        .execution_id = jsonx_str(f->header, "executionId"),
+        .job_id = jsonx_str(f->header, "jobId"),
         .timeout_ms = timeout,
         .memory_limit_bytes = (size_t)memory,
         .skip_validation = !w->validate,
@@ -425,18 +502,7 @@ static void on_run(struct wproc *w, const struct inmsg *m)
         run_free(r);
         return;
     }
-    pthread_mutex_lock(&w->runs_mu);
-    r->handle = handle;
-    r->next = w->runs;
-    w->runs = r;
-    pthread_mutex_unlock(&w->runs_mu);
-}
-
-static void on_cancel(struct wproc *w, const struct inmsg *m)
-{
-    long long id = 0;
-    jsonx_int(m->header, "id", &id);
-    reader_cancel(w, id);
+    run_register(w, r, handle);
 }
 
 /* ---- lifecycle ---- */
@@ -463,27 +529,29 @@ static int engine_from_init(struct wproc *w, const json_t *init, struct err *err
         o.fetch_max_response_bytes = (size_t)v;
     o.user_agent = jsonx_str(e, "userAgent");
     o.prewarm = jsonx_bool(e, "prewarm", true);
-    if (jsonx_int(init, "maxConcurrentRuns", &v) == 0 && v > 0)
-        w->max_runs = (int)v;
     w->validate = jsonx_bool(init, "validateSchemas", true);
     return engine_new(&w->loop, &o, &w->engine, err);
 }
 
-static void on_init(struct wproc *w, const struct inmsg *m)
+static void on_init(struct wproc *w, const struct ipc_frame *f)
 {
     if (w->engine)
         return;
     struct err err = {0};
-    if (engine_from_init(w, m->header, &err) < 0) {
+    if (engine_from_init(w, f->header, &err) < 0) {
         log_error("worker %s: %s", w->worker_id, err.msg);
         w->shutting_down = true;
         atomic_store(&w->eof, true);
         return;
     }
-    json_t *h = json_pack("{s:s, s:s, s:i}", "type", "ready", "workerId", w->worker_id, "pid",
-                          (int)getpid());
-    send_json(w, h, NULL, 0);
-    json_decref(h);
+    send_json(w, json_pack("{s:s, s:s, s:i}", "type", "ready", "workerId", w->worker_id, "pid",
+                           (int)getpid()));
+}
+
+static void on_shutdown(struct wproc *w, const struct ipc_frame *f)
+{
+    (void)f;
+    w->shutting_down = true;
 }
 
 static void maybe_stop(struct wproc *w)
@@ -492,53 +560,87 @@ static void maybe_stop(struct wproc *w)
         return;
     if (!w->shutting_down && !atomic_load(&w->eof))
         return;
+    if (!atomic_load(&w->eof) && w->data.write_queue_size > 0) {
+        w->stop_pending = true; /* results still on their way out */
+        return;
+    }
     w->stopped = true;
+    uv_read_stop((uv_stream_t *)&w->data);
     uv_stop(&w->loop);
 }
 
-/* Frames by type, as the loop thread handles them. */
+/* The node went away: nobody wants the results of runs still going. */
+static void node_gone(struct wproc *w)
+{
+    atomic_store(&w->eof, true);
+    if (w->engine && w->in_flight > 0)
+        engine_cancel_all(w->engine);
+    maybe_stop(w);
+}
+
+/* Data frames by type, as the loop thread handles them. */
 static const struct {
     const char *type;
-    void (*fn)(struct wproc *w, const struct inmsg *m);
+    void (*fn)(struct wproc *w, const struct ipc_frame *f);
+    bool needs_engine;
 } handlers[] = {
-    {"init", on_init},
-    {"task", on_task},
-    {"run", on_run},
-    {"cancel", on_cancel},
+    {"init", on_init, false},
+    {"task", on_task, true},
+    {"run", on_run, true},
+    {"shutdown", on_shutdown, false},
 };
 
-static void on_inbox(uv_async_t *a)
+static void handle_frame(struct wproc *w, const struct ipc_frame *f)
+{
+    for (size_t k = 0; k < sizeof(handlers) / sizeof(handlers[0]); k++) {
+        if (strcmp(f->type, handlers[k].type) == 0) {
+            if (w->engine || !handlers[k].needs_engine)
+                handlers[k].fn(w, f);
+            return;
+        }
+    }
+    log_warn("worker %s: ignoring a \"%s\" frame", w->worker_id, f->type);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct wproc *w = h->data;
+    size_t avail;
+    char *space = ipc_reader_space(&w->rd, suggested < 65536 ? 65536 : suggested, &avail);
+    *buf = uv_buf_init(space, (unsigned)(avail > 1u << 30 ? 1u << 30 : avail));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct wproc *w = s->data;
+    (void)buf;
+    if (n < 0) {
+        uv_read_stop(s);
+        node_gone(w);
+        return;
+    }
+    ipc_reader_commit(&w->rd, (size_t)n);
+    struct ipc_frame f;
+    struct err err = {0};
+    int rc;
+    while ((rc = ipc_reader_next(&w->rd, &f, &err)) == 1) {
+        handle_frame(w, &f);
+        ipc_frame_release(&f);
+    }
+    if (rc < 0) {
+        log_error("worker %s: %s", w->worker_id, err.msg);
+        uv_read_stop(s);
+        node_gone(w);
+        return;
+    }
+    maybe_stop(w);
+}
+
+static void on_ctl_async(uv_async_t *a)
 {
     struct wproc *w = a->data;
-    pthread_mutex_lock(&w->inbox_mu);
-    struct inmsg *v = w->inbox.v;
-    size_t n = w->inbox.n;
-    w->inbox.v = NULL;
-    w->inbox.n = w->inbox.cap = 0;
-    pthread_mutex_unlock(&w->inbox_mu);
-    for (size_t i = 0; i < n; i++) {
-        struct inmsg *m = &v[i];
-        bool known = false;
-        for (size_t k = 0; k < sizeof(handlers) / sizeof(handlers[0]) && !known; k++) {
-            if (strcmp(m->type, handlers[k].type) == 0) {
-                known = true;
-                if (w->engine || handlers[k].fn == on_init)
-                    handlers[k].fn(w, m);
-            }
-        }
-        if (strcmp(m->type, "shutdown") == 0) {
-            known = true;
-            w->shutting_down = true;
-        }
-        if (!known)
-            log_warn("worker %s: ignoring a \"%s\" frame", w->worker_id, m->type);
-        json_decref(m->header);
-        free(m->payload);
-    }
-    free(v);
-    if (atomic_load(&w->eof) && w->engine && w->in_flight > 0)
-        engine_cancel_all(w->engine); /* the node is gone: nobody wants these results */
-    maybe_stop(w);
+    if (atomic_load(&w->eof))
+        node_gone(w);
 }
 
 static void close_cb(uv_handle_t *h)
@@ -555,30 +657,25 @@ static void walk_close(uv_handle_t *h, void *arg)
 
 static void wproc_release(struct wproc *w)
 {
-    if (w->reader_started) {
-        shutdown(w->fd, SHUT_RDWR); /* unblocks the reader's read */
-        pthread_join(w->reader, NULL);
+    if (w->ctl_started) {
+        shutdown(w->ctl_fd, SHUT_RDWR); /* unblocks the control thread's read */
+        pthread_join(w->ctl_thread, NULL);
     }
+    close(w->ctl_fd);
     engine_free(w->engine);
-    uv_close((uv_handle_t *)&w->inbox_async, close_cb);
     uv_walk(&w->loop, walk_close, NULL);
     while (uv_run(&w->loop, UV_RUN_DEFAULT))
         ;
     uv_loop_close(&w->loop);
-    for (size_t i = 0; i < w->inbox.n; i++) {
-        json_decref(w->inbox.v[i].header);
-        free(w->inbox.v[i].payload);
-    }
-    vec_free(&w->inbox);
+    ipc_reader_release(&w->rd);
     for (size_t i = 0; i < w->tasks.n; i++) {
         task_prepared_free(w->tasks.v[i].tp);
         json_decref(w->tasks.v[i].error);
     }
     vec_free(&w->tasks);
+    vec_free(&w->early_cancels);
     schema_registry_free(w->schemas);
-    pthread_mutex_destroy(&w->write_mu);
     pthread_mutex_destroy(&w->runs_mu);
-    pthread_mutex_destroy(&w->inbox_mu);
 }
 
 int worker_main(int fd, const char *worker_id, struct err *err)
@@ -588,30 +685,41 @@ int worker_main(int fd, const char *worker_id, struct err *err)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return err_set(err, E_UNAVAILABLE, "the node exited before its worker started");
+    struct stat sa, sb;
+    if (fstat(fd, &sa) < 0 || !S_ISSOCK(sa.st_mode) || fstat(WORKER_CTL_FD, &sb) < 0 ||
+        !S_ISSOCK(sb.st_mode))
+        return err_set(err, E_USAGE,
+                       "a worker process is started by its node, with its sockets on fds %d "
+                       "and %d (see 'ratchet worker')",
+                       fd, WORKER_CTL_FD);
     struct wproc *w = xcalloc(1, sizeof(*w));
-    w->fd = fd;
-    w->max_runs = 8;
+    w->ctl_fd = WORKER_CTL_FD;
     w->validate = true;
-    w->max_frame_bytes = WORKER_FRAME_MAX;
     snprintf(w->worker_id, sizeof(w->worker_id), "%s", worker_id ? worker_id : "worker");
-    pthread_mutex_init(&w->write_mu, NULL);
     pthread_mutex_init(&w->runs_mu, NULL);
-    pthread_mutex_init(&w->inbox_mu, NULL);
     atomic_init(&w->eof, false);
     w->schemas = schema_registry_new();
+    ipc_reader_init(&w->rd, WORKER_FRAME_MAX);
     int rc = 0;
     if (uv_loop_init(&w->loop) < 0) {
         rc = err_set(err, E_INTERNAL, "cannot create an event loop");
         free(w);
         return rc;
     }
-    uv_async_init(&w->loop, &w->inbox_async, on_inbox);
-    w->inbox_async.data = w;
-    if (pthread_create(&w->reader, NULL, reader_main, w) != 0) {
-        rc = err_set(err, E_INTERNAL, "cannot start the worker's reader thread");
+    uv_pipe_init(&w->loop, &w->data, 0);
+    w->data.data = w;
+    uv_async_init(&w->loop, &w->ctl_async, on_ctl_async);
+    w->ctl_async.data = w;
+    if (uv_pipe_open(&w->data, fd) < 0) {
+        rc = err_set(err, E_UNAVAILABLE, "fd %d is not the node's socket", fd);
         goto out;
     }
-    w->reader_started = true;
+    if (pthread_create(&w->ctl_thread, NULL, ctl_main, w) != 0) {
+        rc = err_set(err, E_INTERNAL, "cannot start the worker's control thread");
+        goto out;
+    }
+    w->ctl_started = true;
+    uv_read_start((uv_stream_t *)&w->data, on_alloc, on_read);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     if (!w->shutting_down)
         rc = err_set(err, E_UNAVAILABLE, "the node closed the worker's socket");

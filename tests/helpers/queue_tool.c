@@ -14,13 +14,17 @@
  *     queue_tool URL wait FIELD=VALUE... --count N [--timeout-ms T] [--entity jobs|executions]
  *         waits (polling every 20 ms) until at least N rows match; exit 1 on timeout
  *     queue_tool URL task-id NAME                 prints the task's id
+ *     queue_tool URL sync DIR                     syncs the task folders under DIR into the store
+ *     queue_tool PGURL pg-schema NAME             creates an empty schema, prints a URL to it
  */
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "store/store.h"
+#include "task/registry.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -163,12 +167,40 @@ static int cmd_wait(struct store *st, int argc, char **argv, struct err *err)
     return rc;
 }
 
+/* A fresh schema in the PostgreSQL at base, as the store fixture makes them. */
+static int pg_schema(const char *base, const char *name)
+{
+    const char *keys[] = {"gssencmode", "dbname", NULL};
+    const char *vals[] = {"disable", base, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "queue_tool: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return 1;
+    }
+    char *sql = xasprintf("SET client_min_messages = warning; DROP SCHEMA IF EXISTS %s CASCADE;"
+                          " CREATE SCHEMA %s",
+                          name, name);
+    PGresult *r = PQexec(c, sql);
+    free(sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "queue_tool: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    if (rc == 0)
+        printf("%s%soptions=-csearch_path%%3D%s\n", base, strchr(base, '?') ? "&" : "?", name);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: queue_tool URL COMMAND ...\n");
         return 2;
     }
+    if (strcmp(argv[2], "pg-schema") == 0 && argc == 4)
+        return pg_schema(argv[1], argv[3]);
     struct err err = {0};
     struct store *st = NULL;
     if (store_open(argv[1], NULL, &st, &err) < 0) {
@@ -209,6 +241,13 @@ int main(int argc, char **argv)
         struct store_filter f = {"executionId", STORE_EQ, v};
         rc = dump(st, STORE_EXECUTION_LOGS, &f, 1, &err);
         json_decref(v);
+    } else if (strcmp(cmd, "sync") == 0 && rest >= 1) {
+        json_t *report = NULL;
+        const char *paths[] = {rv[0]};
+        rc = registry_sync_paths(st, paths, 1, &report, &err);
+        if (rc == 0 && json_array_size(json_object_get(report, "errors")))
+            rc = err_set(&err, E_INVALID, "some tasks did not load");
+        json_decref(report);
     } else if (strcmp(cmd, "wait") == 0) {
         rc = cmd_wait(st, rest, rv, &err);
     } else if (strcmp(cmd, "task-id") == 0 && rest >= 1) {

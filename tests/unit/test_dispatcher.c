@@ -17,13 +17,6 @@
 #include "util/timeutil.h"
 #include "worker/dispatcher.h"
 
-/* the fixture's task maker is not needed here */
-static void unused_fixture(void) __attribute__((unused));
-static void unused_fixture(void)
-{
-    (void)fixture_task;
-}
-
 static const char *ratchet_bin(void)
 {
     const char *b = getenv("RATCHET_BIN");
@@ -229,4 +222,63 @@ STORE_TEST(wake_runs_enqueued_jobs_and_drain_stops)
     CHECK_STR_EQ(jsonx_str(node, "status"), "stopped");
     json_decref(node);
     env_close(&e);
+}
+
+STORE_TEST(direct_runs_of_a_dead_node_are_failed)
+{
+    (void)be;
+    (void)url;
+    struct err err = {0};
+    int64_t task = fixture_task(st, "orphan");
+    json_t *f = json_pack("{s:I, s:{}, s:s, s:s}", "taskId", (json_int_t)task, "input", "status",
+                          "running", "nodeId", "a-node-that-died");
+    json_t *row = NULL;
+    CHECK_OK(store_create(st, STORE_EXECUTIONS, f, &row, &err), &err);
+    json_decref(f);
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    struct env e;
+    if (!env_open(&e, st))
+        return;
+    row = NULL;
+    CHECK_OK(store_get(st, STORE_EXECUTIONS, id, &row, &err), &err);
+    CHECK_STR_EQ(jsonx_str(row, "status"), "FAILED");
+    CHECK_STR_EQ(jsonx_str(row, "errorType"), "NodeLost");
+    json_decref(row);
+    /* a direct run refused once the node drains */
+    bool drained = false;
+    dispatcher_drain(e.d, 1000, on_drained, &drained);
+    struct dispatcher_run_request req = {.task_id = e.add_id, .input_json = "{}"};
+    struct direct_out out = {0};
+    CHECK_INT_EQ(dispatcher_execute(e.d, &req, on_direct, &out, &err), -E_UNAVAILABLE);
+    CHECK(run_until(&e, &drained, 20000));
+    env_close(&e);
+}
+
+STORE_TEST(free_answers_direct_runs_still_going)
+{
+    (void)be;
+    (void)url;
+    struct env e;
+    if (!env_open(&e, st))
+        return;
+    struct err err = {0};
+    struct direct_out out = {0};
+    struct dispatcher_run_request req = {.task_id = e.sleep_id, .input_json = "{\"ms\":60000}"};
+    CHECK_OK(dispatcher_execute(e.d, &req, on_direct, &out, &err), &err);
+    /* until the run is on a worker */
+    int64_t end = time_mono_ms() + 20000;
+    bool running = false;
+    while (!running && time_mono_ms() < end) {
+        uv_run(&e.loop, UV_RUN_ONCE);
+        json_t *w = dispatcher_workers(e.d);
+        running = json_array_size(json_object_get(json_array_get(w, 0), "currentJobs")) == 1;
+        json_decref(w);
+    }
+    CHECK(running);
+    CHECK(!out.done);
+    env_close(&e);
+    CHECK(out.done);
+    CHECK_INT_EQ(out.status, -E_UNAVAILABLE);
+    free(out.error_type);
 }

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <poll.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "store/internal.h"
@@ -851,6 +853,50 @@ STORE_TEST(notifications_reach_listeners)
     CHECK_STR_EQ(g.payload, "after");
     CHECK_INT_EQ(store_notify(st, "", "x", &err), -E_INVALID);
     store_listener_free(l);
+}
+
+/* Another process (here: another handle, which reaches it the same way) notifying through the
+ * same database wakes this one: PostgreSQL by NOTIFY, SQLite files by the host bus. A
+ * listener whose process died is skipped and its socket removed. */
+STORE_TEST(notifications_cross_handles_of_one_database)
+{
+    (void)be;
+    struct err err = {0};
+    struct store *other = fixture_open(url);
+    REQUIRE(other);
+    const char *chans[] = {STORE_CHANNEL_JOBS, STORE_CHANNEL_CANCEL};
+    struct store_listener *l = NULL;
+    CHECK_OK(store_listener_open(st, chans, 2, &l, &err), &err);
+    REQUIRE(l);
+    char *dead = NULL;
+    if (st->notify_dir) {
+        /* the socket of a process that died: bound, closed, its file left behind */
+        dead = xasprintf("%s/rn-00000000deadbeef.sock", st->notify_dir);
+        int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", dead);
+        CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+        close(fd);
+        CHECK(fs_exists(dead));
+    }
+    int64_t t = fixture_task(other, "cross");
+    struct store_job_new j = {.task_id = t};
+    struct store_enqueued e;
+    CHECK_OK(store_job_enqueue(other, &j, 1, &e, &err), &err);
+    struct got_notes g = {0};
+    wait_notes(l, &g, 1);
+    CHECK_INT_EQ(g.n, 1);
+    CHECK_STR_EQ(g.channel, STORE_CHANNEL_JOBS);
+    CHECK_OK(store_notify(other, STORE_CHANNEL_CANCEL, "{\"jobId\":7}", &err), &err);
+    wait_notes(l, &g, 2);
+    CHECK_INT_EQ(g.n, 2);
+    CHECK_STR_EQ(g.payload, "{\"jobId\":7}");
+    if (dead) {
+        CHECK(!fs_exists(dead)); /* the first sender that found it dead removed it */
+        free(dead);
+    }
+    store_listener_free(l);
+    store_close(other);
 }
 
 STORE_TEST(locks_elect_one_holder)

@@ -1,0 +1,3 @@
+function main(input) {
+    return { sum: input.num1 + input.num2 };
+}
