@@ -310,21 +310,21 @@ TEST(jobs_check_every_field)
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"retryPolicy\": 3}", -E_INVALID,
          "retryPolicy must be an object"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": {}}",
-         -E_INVALID, "outputDestinations must be an array"},
+         -E_INVALID, "outputDestinations: must be an array"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": [{}]}",
-         -E_INVALID, "outputDestinations[0].destinationType is required"},
+         -E_INVALID, "outputDestinations[0].destinationType: is required"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"webhook\", \"url\": \"ftp://x\"}]}",
-         -E_INVALID, "outputDestinations[0].url must be an http"},
+         -E_INVALID, "outputDestinations[0].url: must be an http(s) URL"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"file\", \"path\": \"../x\"}]}",
-         -E_INVALID, "may not contain \"..\""},
+         -E_INVALID, "outputDestinations[0].path: \"..\" is not allowed in a path"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"carrier-pigeon\"}]}",
-         -E_INVALID, "is unknown"},
+         -E_INVALID, "outputDestinations[0].type: must be webhook, filesystem or stdio"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *b = J(bad[i].body), *r = NULL, *details = NULL;
@@ -408,7 +408,7 @@ TEST(schedules_check_cron_zone_and_compute_next_run)
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": \"@never\"}",
          "cronExpression: cron: unknown macro"},
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": 5}",
-         "cronExpression must be a string"},
+         "cronExpression: must be a non-empty string"},
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": \"* * * * *\", \"timezone\":"
          " \"Nowhere/Land\"}",
          "timezone: "},
