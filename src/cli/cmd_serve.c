@@ -417,14 +417,16 @@ static int run_serve(const struct cli_args *args, struct err *err)
 
 const struct cli_command cmd_serve = {
     .name = "serve",
-    .summary = "run the server: REST API, workers, job queue, registry watching",
+    .summary = "run the server: REST API, workers, job queue, scheduler, delivery",
     .details = "Binds 127.0.0.1:8080 by default with an SQLite store (server.database.url), loads "
                "the task\nfolders of registry.paths (default ./sample/tasks when it exists) and "
-               "watches them,\nstarts the worker processes and serves the REST API under "
-               "/api/v1, OpenAPI at\n/api/v1/openapi.json, /docs, /health, /ready and /metrics. "
-               "SIGTERM or SIGINT drains\nrunning jobs, then stops. With auth off (the default on "
-               "loopback) it refuses a\nnon-loopback address unless --allow-unauthenticated is "
-               "given.",
+               "watches them,\nstarts the worker processes, the cron scheduler and output "
+               "delivery, and serves the\nREST API under /api/v1, OpenAPI at "
+               "/api/v1/openapi.json, /docs, /health, /ready\nand /metrics. SIGTERM or SIGINT "
+               "drains running jobs and pending deliveries, then\nstops. With auth off (the "
+               "default on loopback) it refuses a non-loopback address\nunless "
+               "--allow-unauthenticated is given. Several nodes may share one PostgreSQL\n"
+               "database: see docs/cluster.md.",
     .options = serve_options,
     .run = run_serve,
 };
