@@ -1,10 +1,12 @@
 /*
  * `ratchet serve`: the server node. It loads the configuration (file < environment < flags),
  * opens the store, syncs the registry folders and watches them, starts the dispatcher (worker
- * processes), mounts the REST API on the HTTP server, prints where everything is, and runs the
- * libuv loop on this thread until SIGTERM or SIGINT. Then it drains: no more claims, running
- * jobs get job_queue.shutdown_grace_ms to finish, then HTTP stops and everything is freed in
- * reverse order. A second signal stops at once.
+ * processes), the scheduler and output delivery (node_services.h), mounts the REST API on the
+ * HTTP server, prints where everything is, and runs the libuv loop on this thread until
+ * SIGTERM or SIGINT. Then it drains: the scheduler stops (another node takes over), no more
+ * claims, running jobs get job_queue.shutdown_grace_ms to finish, then pending deliveries get
+ * as long, then HTTP stops and everything is freed in reverse order. A second signal ends
+ * every grace period at once; a third stops without waiting.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "api/rest/rest.h"
 #include "cli/cli.h"
 #include "cli/cli_config.h"
+#include "cli/node_services.h"
 #include "http/http.h"
 #include "queue/events.h"
 #include "service/service.h"
@@ -56,9 +59,10 @@ struct server {
     struct http_server *http;
     struct rest_api *rest;
     struct service_watch *watch;
+    struct node_services *ns;
     uv_signal_t sigint, sigterm;
     bool signals_open;
-    int stopping; /* 0 running, 1 draining, 2 stopped */
+    int stopping; /* 0 running, 1 draining, 2 draining without grace, 3 stopped */
     char **paths;
     size_t npaths;
     char node_id[128];
@@ -194,6 +198,9 @@ static void print_banner(struct server *s, const json_t *report)
     printf("\n");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("  workers    %lld\n", (long long)(cfg->workers.count ? cfg->workers.count : cores));
+    printf("  node       %s (scheduler %s)\n", s->node_id,
+           cfg->scheduler.enabled ? "on: fires while this node holds the scheduler lock" : "off");
+    printf("  output     file destinations under %s\n", cfg->output.file_base_dir);
     if (config_auth_required(cfg))
         printf("  auth       on: send an API key (create one with `ratchet apikey create --role "
                "admin`)\n");
@@ -222,7 +229,7 @@ static void drained(void *ud)
 {
     struct server *s = ud;
     log_info("serve: drained; stopping the HTTP server");
-    s->stopping = 2;
+    s->stopping = 3;
     close_signals(s);
     uv_stop(&s->loop);
 }
@@ -230,22 +237,26 @@ static void drained(void *ud)
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct server *s = h->data;
-    if (s->stopping) {
-        log_warn("serve: %s again: stopping now", strsignal(signum));
+    if (s->stopping == 1) {
+        log_warn("serve: %s again: not waiting for runs and deliveries any more",
+                 strsignal(signum));
         s->stopping = 2;
+        node_services_shutdown(s->ns, 0, drained, s);
+        return;
+    }
+    if (s->stopping) {
+        log_warn("serve: %s a third time: stopping now", strsignal(signum));
+        s->stopping = 3;
         close_signals(s);
         uv_stop(&s->loop);
         return;
     }
     s->stopping = 1;
-    log_info("serve: %s: draining (running jobs get up to %lld ms)", strsignal(signum),
-             (long long)s->cfg->job_queue.shutdown_grace_ms);
+    log_info("serve: %s: draining (running jobs, then pending deliveries, get up to %lld ms)",
+             strsignal(signum), (long long)s->cfg->job_queue.shutdown_grace_ms);
     service_watch_stop(s->watch);
     s->watch = NULL;
-    if (s->disp)
-        dispatcher_drain(s->disp, s->cfg->job_queue.shutdown_grace_ms, drained, s);
-    else
-        drained(s);
+    node_services_shutdown(s->ns, s->cfg->job_queue.shutdown_grace_ms, drained, s);
 }
 
 static int open_store(struct server *s, struct err *err)
@@ -272,6 +283,8 @@ static void teardown(struct server *s)
     if (s->disp)
         dispatcher_free(s->disp); /* loop thread, after uv_run */
     s->disp = NULL;
+    node_services_free(s->ns); /* stops what a failed start or a third signal left running */
+    s->ns = NULL;
     /* Let the close callbacks of every handle run. */
     uv_run(&s->loop, UV_RUN_DEFAULT);
     http_server_free(s->http);
@@ -300,8 +313,12 @@ static int run_serve(const struct cli_args *args, struct err *err)
     for (size_t i = 0; i < nowned; i++)
         free(owned[i]);
     free(owned);
-    if (rc < 0)
+    if (rc == 0)
+        rc = node_services_base_dir(s.cfg, err);
+    if (rc < 0) {
+        config_free(s.cfg);
         return rc;
+    }
     log_configure((enum log_level)s.cfg->logging.level, (enum log_format)s.cfg->logging.format,
                   "serve");
     /* A write to a worker or a client that has gone must fail with EPIPE, not kill the node
@@ -327,18 +344,36 @@ static int run_serve(const struct cli_args *args, struct err *err)
             log_warn("registry: %s", jsonx_str(v, "error"));
     }
     if (rc == 0)
-        rc = dispatcher_new_with(&s.loop, s.store, s.cfg, s.bus,
-                                 &(struct dispatcher_options){.metrics = s.metrics,
-                                                              .node_id = s.node_id,
-                                                              .node_kind = "serve"},
-                                 &s.disp, err);
+        rc = dispatcher_new_with(
+            &s.loop, s.store, s.cfg, s.bus,
+            &(struct dispatcher_options){.metrics = s.metrics,
+                                         .node_id = s.node_id,
+                                         .node_kind = "serve",
+                                         .poll_interval_ms = s.cfg->job_queue.poll_interval_ms},
+            &s.disp, err);
+    if (rc == 0) {
+        struct node_services_options no = {
+            .loop = &s.loop,
+            .store = s.store,
+            .cfg = s.cfg,
+            .dispatcher = s.disp,
+            .metrics = s.metrics,
+            .bus = s.bus,
+            .node_id = s.node_id,
+        };
+        rc = node_services_new(&no, &s.ns, err);
+    }
     if (rc == 0) {
         struct service_options so = {
             .store = s.store,
             .cfg = s.cfg,
             .dispatcher = s.disp,
+            .bus = s.bus,
             .registry_paths = (const char *const *)s.paths,
             .n_registry_paths = s.npaths,
+            .zones = node_services_zones(s.ns),
+            .scheduler = node_services_scheduler(s.ns),
+            .delivery = node_services_delivery(s.ns),
         };
         rc = service_new(&so, &s.svc, err);
     }
@@ -357,6 +392,8 @@ static int run_serve(const struct cli_args *args, struct err *err)
         rc = http_server_start(s.http, err);
     if (rc == 0)
         rc = dispatcher_start(s.disp, args->self_path, err);
+    if (rc == 0)
+        rc = node_services_start(s.ns, err);
     if (rc == 0 && !cli_flag(args, "no-watch"))
         rc = service_watch_start(s.svc, &s.loop, &s.watch, err);
     if (rc == 0) {
@@ -380,14 +417,16 @@ static int run_serve(const struct cli_args *args, struct err *err)
 
 const struct cli_command cmd_serve = {
     .name = "serve",
-    .summary = "run the server: REST API, workers, job queue, registry watching",
+    .summary = "run the server: REST API, workers, job queue, scheduler, delivery",
     .details = "Binds 127.0.0.1:8080 by default with an SQLite store (server.database.url), loads "
                "the task\nfolders of registry.paths (default ./sample/tasks when it exists) and "
-               "watches them,\nstarts the worker processes and serves the REST API under "
-               "/api/v1, OpenAPI at\n/api/v1/openapi.json, /docs, /health, /ready and /metrics. "
-               "SIGTERM or SIGINT drains\nrunning jobs, then stops. With auth off (the default on "
-               "loopback) it refuses a\nnon-loopback address unless --allow-unauthenticated is "
-               "given.",
+               "watches them,\nstarts the worker processes, the cron scheduler and output "
+               "delivery, and serves the\nREST API under /api/v1, OpenAPI at "
+               "/api/v1/openapi.json, /docs, /health, /ready\nand /metrics. SIGTERM or SIGINT "
+               "drains running jobs and pending deliveries, then\nstops. With auth off (the "
+               "default on loopback) it refuses a non-loopback address\nunless "
+               "--allow-unauthenticated is given. Several nodes may share one PostgreSQL\n"
+               "database: see docs/cluster.md.",
     .options = serve_options,
     .run = run_serve,
 };

@@ -1,7 +1,8 @@
 /*
  * `ratchet worker`: a worker-only node (store, task registry sync, dispatcher and worker
- * processes; no HTTP) that runs until SIGTERM/SIGINT drains it; and the hidden
- * `ratchet __worker`, the worker process a node starts for itself (src/worker/worker_main.c).
+ * processes, the scheduler and output delivery of node_services.h; no HTTP) that runs until
+ * SIGTERM/SIGINT drains it; and the hidden `ratchet __worker`, the worker process a node
+ * starts for itself (src/worker/worker_main.c).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_config.h"
+#include "cli/node_services.h"
 #include "config/config.h"
 #include "queue/events.h"
 #include "store/store.h"
@@ -18,6 +20,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/vec.h"
 #include "util/xalloc.h"
 #include "worker/dispatcher.h"
@@ -37,6 +40,7 @@ struct node {
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     struct dispatcher *d;
+    struct node_services *ns;
     int64_t grace_ms;
     int signals;
     bool drained;
@@ -105,14 +109,17 @@ static void on_signal(uv_signal_t *h, int signum)
     struct node *n = h->data;
     n->signals++;
     log_info("worker: %s received%s", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-             n->signals > 1 ? " again: not waiting for runs to finish" : "; draining");
-    dispatcher_drain(n->d, n->signals > 1 ? 0 : n->grace_ms, on_drained, n);
+             n->signals > 1 ? " again: not waiting for runs and deliveries to finish"
+                            : "; draining");
+    node_services_shutdown(n->ns, n->signals > 1 ? 0 : n->grace_ms, on_drained, n);
 }
 
 static int worker_node(const struct cli_args *args, struct err *err)
 {
     struct config *cfg = NULL;
     struct store *st = NULL;
+    struct metrics *metrics = metrics_new(); /* one registry for the dispatcher, scheduler
+                                                and delivery */
     struct node *n = xcalloc(1, sizeof(*n));
     bool loop_ok = false;
     int rc = cli_load_config(args, &cfg, err);
@@ -129,6 +136,9 @@ static int worker_node(const struct cli_args *args, struct err *err)
         rc = -E_USAGE;
         goto out;
     }
+    rc = node_services_base_dir(cfg, err);
+    if (rc < 0)
+        goto out;
     rc = open_store(cfg, &st, err);
     if (rc < 0)
         goto out;
@@ -140,8 +150,22 @@ static int worker_node(const struct cli_args *args, struct err *err)
         goto out;
     }
     loop_ok = true;
-    struct dispatcher_options o = {.node_id = cli_get(args, "node-id"), .node_kind = "worker"};
+    struct dispatcher_options o = {.node_id = cli_get(args, "node-id"),
+                                   .node_kind = "worker",
+                                   .metrics = metrics,
+                                   .poll_interval_ms = cfg->job_queue.poll_interval_ms};
     rc = dispatcher_new_with(&n->loop, st, cfg, NULL, &o, &n->d, err);
+    if (rc < 0)
+        goto out;
+    struct node_services_options no = {
+        .loop = &n->loop,
+        .store = st,
+        .cfg = cfg,
+        .dispatcher = n->d,
+        .metrics = metrics,
+        .node_id = dispatcher_node_id(n->d),
+    };
+    rc = node_services_new(&no, &n->ns, err);
     if (rc < 0)
         goto out;
     n->grace_ms = cfg->job_queue.shutdown_grace_ms;
@@ -151,6 +175,8 @@ static int worker_node(const struct cli_args *args, struct err *err)
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     uv_signal_start(&n->sigint, on_signal, SIGINT);
     rc = dispatcher_start(n->d, args->self_path, err);
+    if (rc == 0)
+        rc = node_services_start(n->ns, err);
     if (rc < 0) {
         uv_close((uv_handle_t *)&n->sigterm, NULL);
         uv_close((uv_handle_t *)&n->sigint, NULL);
@@ -161,12 +187,14 @@ static int worker_node(const struct cli_args *args, struct err *err)
 out:
     if (n->d)
         dispatcher_free(n->d);
+    node_services_free(n->ns);
     if (loop_ok) {
         uv_run(&n->loop, UV_RUN_DEFAULT);
         uv_loop_close(&n->loop);
     }
     free(n);
     store_close(st);
+    metrics_free(metrics);
     config_free(cfg);
     return rc;
 }
@@ -178,7 +206,9 @@ const struct cli_command cmd_worker = {
                "given with --tasks and in registry.paths, starts the worker processes and runs\n"
                "jobs until SIGTERM or SIGINT. Then it stops claiming, lets runs finish for up to\n"
                "job_queue.shutdown_grace_ms and requeues what is left; a second signal skips the\n"
-               "wait. Several nodes (worker or serve) may share one database: see docs/queue.md.",
+               "wait. Like serve, it runs the cron scheduler (when it holds the scheduler lock)\n"
+               "and delivers completed jobs' output. Several nodes (worker or serve) may share\n"
+               "one database: see docs/cluster.md.",
     .options = worker_options,
     .run = worker_node,
 };

@@ -139,6 +139,7 @@ struct config {
         double backoff_jitter;
         int64_t lease_ms;
         int64_t heartbeat_ms;
+        int64_t poll_interval_ms;
         int64_t claim_batch;
         struct {
             int64_t failure_threshold;

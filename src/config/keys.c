@@ -303,6 +303,8 @@ const struct cfg_key cfg_keys[] = {
           "how long a claimed job stays with its node without a heartbeat"),
     K_DUR("job_queue.heartbeat_ms", job_queue.heartbeat_ms, "10000", 1, 100, HOUR,
           "how often a node renews the leases of its running jobs"),
+    K_DUR("job_queue.poll_interval_ms", job_queue.poll_interval_ms, "500", 1, 10, DAY,
+          "how often an idle node looks for jobs no notification announced (due later)"),
     K_INT("job_queue.claim_batch", job_queue.claim_batch, "32", 1, 10000,
           "most jobs claimed in one store round trip"),
     K_INT("job_queue.circuit_breaker.failure_threshold",

@@ -793,8 +793,14 @@ void delivery_drain(struct delivery *d, int64_t grace_ms, void (*done)(void *ud)
     pthread_mutex_lock(&d->mu);
     d->accepting = false;
     pthread_mutex_unlock(&d->mu);
-    if (d->draining)
+    if (d->draining) {
+        /* again with no grace (a second signal): the grace period ends now */
+        if (grace_ms <= 0 && !d->hard_stop && !d->closing) {
+            uv_timer_stop(&d->drain_timer);
+            hard_stop(d);
+        }
         return;
+    }
     d->draining = true;
     d->drain_done = done;
     d->drain_ud = ud;

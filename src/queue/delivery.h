@@ -118,7 +118,8 @@ void delivery_get_stats(struct delivery *d, struct delivery_stats *out);
 /* Stops accepting work; lets queued, running and retrying deliveries finish for up to
  * grace_ms, then cancels what is left (each recorded as failed, retryable by hand), writes
  * the last records, closes every handle and calls done(ud) on the loop thread. Then
- * delivery_free. */
+ * delivery_free. Called again while draining with grace_ms 0, the grace period ends at once
+ * (the first call's done is the one called). */
 void delivery_drain(struct delivery *d, int64_t grace_ms, void (*done)(void *ud), void *ud);
 /* Frees a drained service (or one whose delivery_new failed: it never gets one). Accepts
  * NULL. */

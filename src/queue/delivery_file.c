@@ -13,6 +13,7 @@
 
 #include "queue/delivery_internal.h"
 #include "util/err.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "util/timeutil.h"
@@ -187,6 +188,14 @@ int file_write_atomic_at(const char *base_dir, const char *path, const void *dat
         return err_set(err, E_INVALID, "%s does not name a file", path);
     const char *start = base_dir ? base_dir : (path[0] == '/' ? "/" : ".");
     int dirfd = open(start, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0 && errno == ENOENT && base_dir && f->create_dirs) {
+        /* the base directory is made on first use, like the directories below it */
+        struct err merr = {0};
+        if (fs_mkdir_p(base_dir, 0755, &merr) == 0)
+            dirfd = open(start, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else
+            errno = ENOENT;
+    }
     if (dirfd < 0)
         return err_set(err, E_IO, "cannot open %s: %s", start, strerror(errno));
     char *copy = xstrdup(rel);

@@ -18,6 +18,10 @@
  *                    error?}
  *   EVENT_WORKER     id = 0, status STARTING, READY, DRAINING, STOPPED, CRASHED; data
  *                    {id, pid, status, runs, failures, rssBytes}
+ * What every node publishes for its scheduler (src/cli/node_services.c; docs/scheduling.md):
+ *   EVENT_SCHEDULE   id = schedule id, status FIRED, MISSED, EXHAUSTED, ENDED, BROKEN; data
+ *                    {scheduleId, event, fireTime, nextRun, catchUp, jobId?, jobUuid?,
+ *                    message?}
  * Events are published after the change is committed to the store.
  */
 #ifndef RATCHET_QUEUE_EVENTS_H

@@ -50,6 +50,9 @@ struct service {
     size_t n_registry_paths;
     int64_t started_ms;
     struct tz_db *zones;
+    bool own_zones;
+    struct scheduler *scheduler;
+    struct delivery *delivery;
 
     pthread_mutex_t lock; /* the caches below */
     struct schema_entry *schemas[SCHEMA_CACHE_SIZE];
@@ -97,12 +100,16 @@ int svc_with_engine(struct service *svc, int (*fn)(struct engine *e, void *arg, 
 int svc_list_child(struct service *svc, enum service_resource r, const char *field, int64_t id,
                    const struct store_query *q, json_t **items, int64_t *total, struct err *err);
 
+/* Adds the computed `alive` and `runningJobs` fields to node rows (an array of them). */
+int svc_nodes_decorate(struct service *svc, json_t *rows, struct err *err);
+
 /* Row fields. */
 int64_t svc_row_id(const json_t *row);
 const char *svc_row_str(const json_t *row, const char *key);
 
-/* Checks an output-destinations array's shape; -E_INVALID naming the index and field. */
-int svc_check_destinations(const json_t *dests, const char *field, struct err *err);
+/* Checks an outputDestinations value (delivery_validate_destinations with the service's
+ * configuration): -E_INVALID naming the index and field. */
+int svc_check_destinations(struct service *svc, const json_t *dests, struct err *err);
 
 /* Enqueues one job made from fields (already normalised and checked); wakes the dispatcher.
  * *row gets the job row. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "queue/delivery.h"
 #include "service/internal.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -26,109 +27,11 @@ int service_job_get(struct service *svc, const char *ref, json_t **row, struct e
 
 /* ---- output destinations ---- */
 
-static const char *const dest_types[] = {"webhook", "filesystem", "file", "stdio", "stdout", NULL};
-
-static int check_webhook(const json_t *w, const char *at, struct err *err)
+/* One validator for jobs and schedules: delivery's own, which checks what delivery will
+ * accept (shapes, limits, templates and the webhook host rules of the configuration). */
+int svc_check_destinations(struct service *svc, const json_t *dests, struct err *err)
 {
-    const char *url = jsonx_str(w, "url");
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-        return err_set(err, E_INVALID, "%s.url must be an http:// or https:// URL", at);
-    if (strlen(url) > 2048)
-        return err_set(err, E_INVALID, "%s.url is longer than 2048 characters", at);
-    const char *m = jsonx_str(w, "method");
-    if (json_object_get(w, "method") &&
-        (!m || (strcasecmp(m, "POST") != 0 && strcasecmp(m, "PUT") != 0 &&
-                strcasecmp(m, "PATCH") != 0 && strcasecmp(m, "GET") != 0)))
-        return err_set(err, E_INVALID, "%s.method must be GET, POST, PUT or PATCH", at);
-    long long t = 0;
-    int rc = jsonx_int(w, "timeoutSeconds", &t);
-    if (rc == -E_INVALID || (rc == 0 && (t < 1 || t > 300)))
-        return err_set(err, E_INVALID, "%s.timeoutSeconds must be an integer from 1 to 300", at);
-    const json_t *rp = json_object_get(w, "retryPolicy");
-    if (rp && !json_is_object(rp))
-        return err_set(err, E_INVALID, "%s.retryPolicy must be an object", at);
-    rc = jsonx_int(rp, "maxAttempts", &t);
-    if (rc == -E_INVALID || (rc == 0 && (t < 1 || t > 10)))
-        return err_set(err, E_INVALID, "%s.retryPolicy.maxAttempts must be from 1 to 10", at);
-    const json_t *auth = json_object_get(w, "authentication");
-    if (auth && !json_is_object(auth))
-        return err_set(err, E_INVALID, "%s.authentication must be an object", at);
-    const char *at_type =
-        jsonx_str(auth, "authType") ? jsonx_str(auth, "authType") : jsonx_str(auth, "type");
-    if (auth && (!at_type || (strcmp(at_type, "bearer") != 0 && strcmp(at_type, "basic") != 0 &&
-                              strcmp(at_type, "api_key") != 0)))
-        return err_set(err, E_INVALID,
-                       "%s.authentication.authType must be bearer, basic or api_key", at);
-    return 0;
-}
-
-static int check_file(const json_t *f, const char *at, struct err *err)
-{
-    const char *path = jsonx_str(f, "path");
-    if (!path || !*path)
-        return err_set(err, E_INVALID, "%s.path is required (a path template)", at);
-    if (strlen(path) > 4096)
-        return err_set(err, E_INVALID, "%s.path is longer than 4096 characters", at);
-    for (const char *p = strstr(path, ".."); p; p = strstr(p + 2, ".."))
-        if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
-            return err_set(err, E_INVALID, "%s.path may not contain \"..\"", at);
-    return 0;
-}
-
-int svc_check_destinations(const json_t *dests, const char *field, struct err *err)
-{
-    if (!dests || json_is_null(dests))
-        return 0;
-    if (!json_is_array(dests))
-        return err_set(err, E_INVALID, "%s must be an array of destinations", field);
-    if (json_array_size(dests) > 20)
-        return err_set(err, E_INVALID, "%s has more than 20 destinations", field);
-    size_t i;
-    json_t *d;
-    json_array_foreach(dests, i, d)
-    {
-        char at[96];
-        snprintf(at, sizeof(at), "%s[%zu]", field, i);
-        if (!json_is_object(d))
-            return err_set(err, E_INVALID, "%s must be an object", at);
-        const char *type = jsonx_str(d, "destinationType") ? jsonx_str(d, "destinationType")
-                                                           : jsonx_str(d, "type");
-        if (!type)
-            return err_set(err, E_INVALID,
-                           "%s.destinationType is required (webhook, filesystem "
-                           "or stdio)",
-                           at);
-        char lower[16];
-        size_t n = 0;
-        for (; type[n] && n + 1 < sizeof(lower); n++)
-            lower[n] = (char)(type[n] >= 'A' && type[n] <= 'Z' ? type[n] - 'A' + 'a' : type[n]);
-        lower[n] = '\0';
-        size_t k = 0;
-        while (dest_types[k] && strcmp(dest_types[k], lower) != 0)
-            k++;
-        if (!dest_types[k]) {
-            if (strcmp(lower, "database") == 0)
-                return err_set(err, E_INVALID, "%s: database destinations are not supported", at);
-            return err_set(err, E_INVALID,
-                           "%s.destinationType \"%.32s\" is unknown (webhook, filesystem or stdio)",
-                           at, type);
-        }
-        /* Nested ({webhook: {...}}) as the original sent it, or flat. */
-        int rc = 0;
-        char sub[112];
-        if (strcmp(lower, "webhook") == 0) {
-            const json_t *w = json_object_get(d, "webhook");
-            snprintf(sub, sizeof(sub), "%s%s", at, w ? ".webhook" : "");
-            rc = check_webhook(w ? w : d, sub, err);
-        } else if (strcmp(lower, "filesystem") == 0 || strcmp(lower, "file") == 0) {
-            const json_t *f = json_object_get(d, "filesystem");
-            snprintf(sub, sizeof(sub), "%s%s", at, f ? ".filesystem" : "");
-            rc = check_file(f ? f : d, sub, err);
-        }
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return delivery_validate_destinations(dests, svc->cfg, err);
 }
 
 /* ---- building a job ---- */
@@ -280,7 +183,7 @@ static int build_job(struct service *svc, const json_t *f, struct store_job_new 
     }
     json_t *od = json_object_get(f, "outputDestinations");
     if (rc == 0)
-        rc = svc_check_destinations(od, "outputDestinations", err);
+        rc = svc_check_destinations(svc, od, err);
     if (rc == 0 && od && !json_is_null(od))
         j->output_destinations = t->destinations = jsonx_dumps(od);
     json_t *md = json_object_get(f, "metadata");

@@ -2,15 +2,16 @@
  * Schedule use cases: CRUD with the cron expression and time zone checked at write time (400
  * naming the field) and nextRun computed and stored, enable/disable, trigger (a job now, through
  * the same at-most-once firing call the scheduler uses), next-runs previews, stats. The firing
- * loop itself is the scheduler's.
+ * loop itself is the scheduler's; cron and zone validation and nextRun are its helpers
+ * (scheduler_plan, scheduler_preview), so the API and the firing loop cannot disagree, and
+ * every change kicks this node's scheduler so it looks again at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
-#include "queue/cron.h"
-#include "queue/tz.h"
+#include "queue/scheduler.h"
 #include "service/internal.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -23,36 +24,6 @@
 int service_schedule_get(struct service *svc, const char *ref, json_t **row, struct err *err)
 {
     return svc_resolve(svc, STORE_SCHEDULES, ref, NULL, row, err);
-}
-
-/* Compiles expr in zone tz, naming the field that is wrong. */
-static int compile_cron(struct service *svc, const char *expr, const char *tz, struct cron **out,
-                        struct err *err)
-{
-    *out = NULL;
-    if (!expr || !*expr)
-        return err_set(err, E_INVALID, "cronExpression is required (e.g. \"*/5 * * * *\")");
-    if (tz && *tz) {
-        struct tz *z = NULL;
-        int rc = tz_get(svc->zones, tz, &z, err);
-        tz_free(z);
-        if (rc < 0)
-            return err_prefix(err, "timezone");
-    }
-    int rc = cron_parse(expr, tz, svc->zones, out, err);
-    if (rc < 0)
-        return err_prefix(err, "cronExpression");
-    return 0;
-}
-
-/* The next fire time after now, or null when the expression has none left. */
-static json_t *next_run_json(const struct cron *c)
-{
-    int64_t next = 0;
-    if (cron_next(c, time_now_ms(), &next, NULL) < 0)
-        return json_null();
-    char ts[32];
-    return json_string(time_format_rfc3339_ms(next, ts, sizeof(ts)));
 }
 
 /* Resolves f's taskId (an id, uuid or name) into the task's numeric id; *task gets the row. */
@@ -86,12 +57,6 @@ static int check_fields(struct service *svc, json_t *f, const json_t *cur, struc
             return err_set(err, E_INVALID, "name must be a string of 1 to %d characters",
                            SCHEDULE_NAME_MAX);
     }
-    if ((v = json_object_get(f, "cronExpression")) && !json_is_string(v))
-        return err_set(err, E_INVALID, "cronExpression must be a string such as \"0 9 * * 1-5\"");
-    if ((v = json_object_get(f, "timezone")) && !json_is_string(v) && !json_is_null(v))
-        return err_set(err, E_INVALID,
-                       "timezone must be an IANA zone name such as "
-                       "\"Europe/Berlin\"");
     if ((v = json_object_get(f, "priority"))) {
         int p = 0;
         if ((rc = svc_priority_of(v, &p, err)) < 0)
@@ -106,8 +71,7 @@ static int check_fields(struct service *svc, json_t *f, const json_t *cur, struc
     v = json_object_get(f, "maxExecutions");
     if (v && !json_is_null(v) && ((rc = jsonx_int(f, "maxExecutions", &n)) < 0 || n < 1))
         return err_set(err, E_INVALID, "maxExecutions must be a positive integer or null");
-    if ((rc = svc_check_destinations(json_object_get(f, "outputDestinations"), "outputDestinations",
-                                     err)) < 0)
+    if ((rc = svc_check_destinations(svc, json_object_get(f, "outputDestinations"), err)) < 0)
         return rc;
     /* The task, and the input against its schema. */
     if (json_object_get(f, "taskId")) {
@@ -139,17 +103,9 @@ int service_schedule_create(struct service *svc, const json_t *body, json_t **ro
 {
     *row = NULL;
     json_t *f = NULL;
-    struct cron *c = NULL;
     int rc = svc_normalize(SERVICE_OP_SCHEDULE_CREATE, body, true, &f, err);
-    json_t *expr = json_object_get(f, "cronExpression"), *tz = json_object_get(f, "timezone");
-    if (rc == 0 && !json_is_string(expr))
-        rc = err_set(err, E_INVALID, "cronExpression must be a string such as \"0 9 * * 1-5\"");
-    if (rc == 0 && tz && !json_is_string(tz) && !json_is_null(tz))
-        rc = err_set(err, E_INVALID,
-                     "timezone must be an IANA zone name such as "
-                     "\"Europe/Berlin\"");
     if (rc == 0)
-        rc = compile_cron(svc, json_string_value(expr), json_string_value(tz), &c, err);
+        rc = scheduler_plan(f, NULL, svc->cfg, svc->zones, time_now_ms(), err);
     if (rc == 0)
         rc = check_fields(svc, f, NULL, err);
     if (rc < 0)
@@ -160,12 +116,11 @@ int service_schedule_create(struct service *svc, const json_t *body, json_t **ro
         json_object_set_new(f, "maxAttempts",
                             json_integer(svc->cfg->job_queue.default_max_attempts));
     json_t *en = json_object_get(f, "enabled");
-    bool enabled = !en || json_is_true(en);
-    json_object_set_new(f, "enabled", json_boolean(enabled));
-    json_object_set_new(f, "nextRun", enabled ? next_run_json(c) : json_null());
+    json_object_set_new(f, "enabled", json_boolean(!en || json_is_true(en)));
     rc = store_create(svc->store, STORE_SCHEDULES, f, row, err);
+    if (rc == 0)
+        scheduler_kick(svc->scheduler);
 out:
-    cron_free(c);
     json_decref(f);
     return rc;
 }
@@ -175,27 +130,19 @@ int service_schedule_update(struct service *svc, const char *ref, const json_t *
 {
     *row = NULL;
     json_t *cur = NULL, *f = NULL;
-    struct cron *c = NULL;
     int rc = service_schedule_get(svc, ref, &cur, err);
     if (rc < 0)
         return rc;
     rc = svc_normalize(SERVICE_OP_SCHEDULE_UPDATE, body, false, &f, err);
+    /* nextRun is planned again only when the timing changes: a rename skips no due fire */
+    if (rc == 0)
+        rc = scheduler_plan(f, cur, svc->cfg, svc->zones, time_now_ms(), err);
     if (rc == 0)
         rc = check_fields(svc, f, cur, err);
-    if (rc < 0)
-        goto out;
-    json_t *merged = json_deep_copy(cur);
-    json_object_update(merged, f);
-    rc = compile_cron(svc, svc_row_str(merged, "cronExpression"), svc_row_str(merged, "timezone"),
-                      &c, err);
-    bool enabled = json_is_true(json_object_get(merged, "enabled"));
-    json_decref(merged);
-    if (rc < 0)
-        goto out;
-    json_object_set_new(f, "nextRun", enabled ? next_run_json(c) : json_null());
-    rc = store_update(svc->store, STORE_SCHEDULES, svc_row_id(cur), f, row, err);
-out:
-    cron_free(c);
+    if (rc == 0)
+        rc = store_update(svc->store, STORE_SCHEDULES, svc_row_id(cur), f, row, err);
+    if (rc == 0)
+        scheduler_kick(svc->scheduler);
     json_decref(f);
     json_decref(cur);
     return rc;
@@ -207,6 +154,8 @@ int service_schedule_delete(struct service *svc, const char *ref, struct err *er
     int rc = svc_resolve_id(svc, STORE_SCHEDULES, ref, NULL, &id, err);
     if (rc == 0)
         rc = store_delete(svc->store, STORE_SCHEDULES, id, err);
+    if (rc == 0)
+        scheduler_kick(svc->scheduler);
     return rc;
 }
 
@@ -279,11 +228,14 @@ int service_schedule_next_runs(struct service *svc, const char *ref, const char 
         expr = svc_row_str(s, "cronExpression");
         tz = svc_row_str(s, "timezone");
     }
-    struct cron *c = NULL;
-    int rc = compile_cron(svc, expr, tz, &c, err);
+    if (!expr || !*expr) {
+        json_decref(s);
+        return err_set(err, E_INVALID, "cronExpression: is required (e.g. \"*/5 * * * *\")");
+    }
+    int64_t times[SERVICE_MAX_NEXT_RUNS];
+    size_t n = 0;
+    int rc = scheduler_preview(expr, tz, svc->zones, time_now_ms(), (size_t)count, times, &n, err);
     if (rc == 0) {
-        int64_t times[SERVICE_MAX_NEXT_RUNS];
-        size_t n = cron_next_n(c, time_now_ms(), (size_t)count, times);
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
             char ts[32];
@@ -292,7 +244,6 @@ int service_schedule_next_runs(struct service *svc, const char *ref, const char 
         }
         *out = arr;
     }
-    cron_free(c);
     json_decref(s);
     return rc;
 }

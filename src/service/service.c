@@ -62,7 +62,13 @@ int service_new(const struct service_options *o, struct service **out, struct er
     svc->cfg = o->cfg;
     svc->dispatcher = o->dispatcher;
     svc->started_ms = time_now_ms();
-    svc->zones = tz_db_new(NULL);
+    svc->zones = o->zones;
+    if (!svc->zones) {
+        svc->zones = tz_db_new(NULL);
+        svc->own_zones = true;
+    }
+    svc->scheduler = o->scheduler;
+    svc->delivery = o->delivery;
     svc->schema_registry = schema_registry_new();
     pthread_mutex_init(&svc->lock, NULL);
     pthread_mutex_init(&svc->engine_lock, NULL);
@@ -95,7 +101,8 @@ void service_free(struct service *svc)
     free(svc->registry_paths);
     engine_free(svc->engine);
     schema_registry_free(svc->schema_registry);
-    tz_db_free(svc->zones);
+    if (svc->own_zones)
+        tz_db_free(svc->zones);
     pthread_mutex_destroy(&svc->lock);
     pthread_mutex_destroy(&svc->engine_lock);
     free(svc);
@@ -193,7 +200,14 @@ int service_list(struct service *svc, enum service_resource r, const struct stor
         qq.limit = SERVICE_MAX_PAGE;
     if (qq.offset < 0)
         return err_set(err, E_INVALID, "a page cannot start before 0");
-    return store_list(svc->store, resources[r].entity, &qq, items, total, err);
+    int rc = store_list(svc->store, resources[r].entity, &qq, items, total, err);
+    if (rc == 0 && r == SERVICE_NODES)
+        rc = svc_nodes_decorate(svc, *items, err);
+    if (rc < 0) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
 }
 
 /* ---- compiled input schemas ---- */

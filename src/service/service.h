@@ -30,9 +30,12 @@
 #include "store/store.h"
 
 struct config;
+struct delivery;
 struct dispatcher;
 struct err;
+struct scheduler;
 struct service;
+struct tz_db;
 
 /* Largest page a list returns, and the default when the caller asks for none. */
 #define SERVICE_MAX_PAGE 1000
@@ -49,6 +52,11 @@ struct service_options {
     struct metrics *metrics;           /* may be NULL; the service adds queue/worker/run series */
     const char *const *registry_paths; /* task folders synced by service_tasks_sync */
     size_t n_registry_paths;
+    struct tz_db *zones;         /* time zones, shared with the scheduler; NULL: the service's
+                                    own */
+    struct scheduler *scheduler; /* kicked after schedule changes; NULL: none on this node
+                                    (other nodes' schedulers see changes within a second) */
+    struct delivery *delivery;   /* for retries of deliveries; NULL: retry answers 503 */
 };
 
 int service_new(const struct service_options *opts, struct service **out, struct err *err);
@@ -263,6 +271,22 @@ int service_schedule_next_runs(struct service *svc, const char *ref, const char 
 /* {totalSchedules, enabledSchedules, disabledSchedules, nextExecution, lastExecution} */
 int service_schedule_stats(struct service *svc, json_t **out, struct err *err);
 
+/* ---- delivery results ---- */
+
+/* One attempt to deliver a job's output to one destination (STORE_DELIVERIES; lists through
+ * service_list). */
+int service_delivery_get(struct service *svc, const char *ref, json_t **row, struct err *err);
+/* The delivery results of a job (q's filters are added to jobId = the job). */
+int service_job_deliveries(struct service *svc, const char *ref, const struct store_query *q,
+                           json_t **items, int64_t *total, struct err *err);
+/* Delivers again the destination of delivery result ref (a failed or a successful one): a new
+ * round of attempts with the job's stored output, numbered after the last, recorded as new
+ * rows as they happen; *row gets the result that was retried. Errors: -E_NOT_FOUND,
+ * -E_CONFLICT (the job is not completed, or its destination no longer exists or validates),
+ * -E_BUSY (the delivery queue is full), -E_UNAVAILABLE (no delivery in this process, or it
+ * is shutting down). */
+int service_delivery_retry(struct service *svc, const char *ref, json_t **row, struct err *err);
+
 /* ---- workers and nodes ---- */
 
 /* The worker processes: this node's live ones (from the dispatcher) and the other nodes'
@@ -272,7 +296,12 @@ int service_workers_list(struct service *svc, const struct store_query *q, json_
                          int64_t *total, struct err *err);
 /* {totalWorkers, byStatus{...}, totalRuns, totalFailures, totalRssBytes} */
 int service_worker_stats(struct service *svc, json_t **out, struct err *err);
+/* A node by id or node id. Node rows (here and in service_list) carry two computed fields:
+ * `alive` (not stopped, and its last heartbeat is more recent than job_queue.lease_ms, after
+ * which other nodes recover its jobs) and `runningJobs` (ids of the jobs it holds, at most
+ * SERVICE_NODE_JOBS_MAX); `isScheduler` is only true for an alive node. */
 int service_node_get(struct service *svc, const char *ref, json_t **row, struct err *err);
+#define SERVICE_NODE_JOBS_MAX 1000
 
 /* ---- API keys ---- */
 

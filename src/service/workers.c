@@ -7,20 +7,84 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "service/internal.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 #include "worker/dispatcher.h"
+
+/* Adds `alive` and `runningJobs` to node rows (see service_node_get). */
+int svc_nodes_decorate(struct service *svc, json_t *rows, struct err *err)
+{
+    int64_t now = time_now_ms(), window = svc->cfg->job_queue.lease_ms;
+    json_t *ids = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        int64_t hb = 0;
+        const char *st = jsonx_str(row, "status");
+        const char *at = jsonx_str(row, "heartbeatAt");
+        if (!at || time_parse_rfc3339(at, &hb) < 0)
+            hb = 0;
+        bool alive = st && strcmp(st, "stopped") != 0 && hb > 0 && now - hb <= window;
+        json_object_set_new(row, "alive", json_boolean(alive));
+        if (!alive)
+            json_object_set_new(row, "isScheduler", json_false()); /* a dead node's last word */
+        json_object_set_new(row, "runningJobs", json_array());
+        if (jsonx_str(row, "nodeId"))
+            json_array_append(ids, json_object_get(row, "nodeId"));
+    }
+    int rc = 0;
+    if (json_array_size(ids) > 0) {
+        json_t *processing = json_string("PROCESSING");
+        struct store_filter fs[2] = {{"status", STORE_EQ, processing},
+                                     {"leaseOwner", STORE_IN, ids}};
+        struct store_query q = {.filters = fs, .nfilters = 2, .limit = SERVICE_NODE_JOBS_MAX};
+        json_t *jobs = NULL;
+        rc = store_list(svc->store, STORE_JOBS, &q, &jobs, NULL, err);
+        size_t k;
+        json_t *job;
+        json_array_foreach(jobs, k, job)
+        {
+            const char *owner = jsonx_str(job, "leaseOwner");
+            json_array_foreach(rows, i, row)
+            {
+                const char *node = jsonx_str(row, "nodeId");
+                if (owner && node && strcmp(owner, node) == 0)
+                    json_array_append(json_object_get(row, "runningJobs"),
+                                      json_object_get(job, "id"));
+            }
+        }
+        json_decref(jobs);
+        json_decref(processing);
+    }
+    json_decref(ids);
+    return rc;
+}
 
 int service_node_get(struct service *svc, const char *ref, json_t **row, struct err *err)
 {
     int64_t id = 0;
-    if (svc_is_id(ref, &id))
-        return svc_resolve(svc, STORE_NODES, ref, NULL, row, err);
-    int rc = store_get_by(svc->store, STORE_NODES, "nodeId", ref, row, err);
-    if (rc == -E_NOT_FOUND || rc == -E_INVALID)
-        return err_set(err, E_NOT_FOUND, "Node with ID '%.60s' not found", ref);
+    int rc;
+    if (svc_is_id(ref, &id)) {
+        rc = svc_resolve(svc, STORE_NODES, ref, NULL, row, err);
+    } else {
+        rc = store_get_by(svc->store, STORE_NODES, "nodeId", ref, row, err);
+        if (rc == -E_NOT_FOUND || rc == -E_INVALID)
+            return err_set(err, E_NOT_FOUND, "Node with ID '%.60s' not found", ref);
+    }
+    if (rc == 0) {
+        json_t *one = json_pack("[O]", *row);
+        rc = svc_nodes_decorate(svc, one, err);
+        json_decref(one);
+        if (rc < 0) {
+            json_decref(*row);
+            *row = NULL;
+        }
+    }
     return rc;
 }
 

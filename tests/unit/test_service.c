@@ -310,21 +310,21 @@ TEST(jobs_check_every_field)
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"retryPolicy\": 3}", -E_INVALID,
          "retryPolicy must be an object"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": {}}",
-         -E_INVALID, "outputDestinations must be an array"},
+         -E_INVALID, "outputDestinations: must be an array"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": [{}]}",
-         -E_INVALID, "outputDestinations[0].destinationType is required"},
+         -E_INVALID, "outputDestinations[0].destinationType: is required"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"webhook\", \"url\": \"ftp://x\"}]}",
-         -E_INVALID, "outputDestinations[0].url must be an http"},
+         -E_INVALID, "outputDestinations[0].url: must be an http(s) URL"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"file\", \"path\": \"../x\"}]}",
-         -E_INVALID, "may not contain \"..\""},
+         -E_INVALID, "outputDestinations[0].path: \"..\" is not allowed in a path"},
         {"{\"taskId\": \"add\", \"input\": {\"a\": 1, \"b\": 1}, \"outputDestinations\": "
          "[{\"type\":"
          " \"carrier-pigeon\"}]}",
-         -E_INVALID, "is unknown"},
+         -E_INVALID, "outputDestinations[0].type: must be webhook, filesystem or stdio"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *b = J(bad[i].body), *r = NULL, *details = NULL;
@@ -408,7 +408,7 @@ TEST(schedules_check_cron_zone_and_compute_next_run)
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": \"@never\"}",
          "cronExpression: cron: unknown macro"},
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": 5}",
-         "cronExpression must be a string"},
+         "cronExpression: must be a non-empty string"},
         {"{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": \"* * * * *\", \"timezone\":"
          " \"Nowhere/Land\"}",
          "timezone: "},
@@ -588,5 +588,135 @@ TEST(health_and_readiness_without_workers)
     CHECK(json_is_true(
         json_object_get(json_object_get(json_object_get(r, "checks"), "store"), "ready")));
     json_decref(r);
+    fx_close(&f);
+}
+
+TEST(schedule_updates_plan_next_run_only_when_the_timing_changes)
+{
+    struct fx f;
+    if (!fx_open(&f))
+        return;
+    json_decref(make_task(&f, "{\"name\": \"e\", \"code\": \"(i) => i\"}"));
+    struct err err = {0};
+    json_t *b = J("{\"taskId\": \"e\", \"name\": \"s\", \"cronExpression\": \"0 0 1 1 *\"}"),
+           *row = NULL, *r2 = NULL;
+    CHECK_OK(service_schedule_create(f.svc, b, &row, &err), &err);
+    json_decref(b);
+    CHECK_STR_EQ(svc_row_str(row, "misfirePolicy"), "skip"); /* scheduler.missed_runs */
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)svc_row_id(row));
+    /* A due fire the scheduler has not reached yet stays due across a rename. */
+    json_t *due = J("{\"nextRun\": \"2001-01-01T00:00:00Z\"}");
+    CHECK_OK(store_update(f.st, STORE_SCHEDULES, svc_row_id(row), due, NULL, &err), &err);
+    json_decref(due);
+    b = J("{\"name\": \"renamed\"}");
+    CHECK_OK(service_schedule_update(f.svc, id, b, &r2, &err), &err);
+    json_decref(b);
+    CHECK_STR_EQ(svc_row_str(r2, "nextRun"), "2001-01-01T00:00:00.000Z");
+    json_decref(r2);
+    /* A new expression plans again; a bad zone names the field and changes nothing. */
+    b = J("{\"cronExpression\": \"0 12 * * *\", \"timezone\": \"America/New_York\"}");
+    CHECK_OK(service_schedule_update(f.svc, id, b, &r2, &err), &err);
+    json_decref(b);
+    CHECK_CONTAINS(svc_row_str(r2, "nextRun"), ":00:00.000Z");
+    CHECK(strcmp(svc_row_str(r2, "nextRun"), "2001-01-01T00:00:00.000Z") != 0);
+    json_decref(r2);
+    b = J("{\"timezone\": \"Nowhere/Land\"}");
+    CHECK_INT_EQ(service_schedule_update(f.svc, id, b, &r2, &err), -E_INVALID);
+    CHECK_CONTAINS(err.msg, "timezone: ");
+    json_decref(b);
+    b = J("{\"misfirePolicy\": \"sometimes\"}");
+    CHECK_INT_EQ(service_schedule_update(f.svc, id, b, &r2, &err), -E_INVALID);
+    CHECK_CONTAINS(err.msg, "misfirePolicy: ");
+    json_decref(b);
+    json_decref(row);
+    fx_close(&f);
+}
+
+TEST(deliveries_need_a_delivery_service_and_name_missing_rows)
+{
+    struct fx f;
+    if (!fx_open(&f))
+        return;
+    struct err err = {0};
+    json_t *row = NULL, *items = NULL;
+    CHECK_INT_EQ(service_delivery_get(f.svc, "7", &row, &err), -E_NOT_FOUND);
+    CHECK_INT_EQ(service_delivery_retry(f.svc, "7", &row, &err), -E_NOT_FOUND);
+    CHECK_INT_EQ(service_job_deliveries(f.svc, "7", NULL, &items, NULL, &err), -E_NOT_FOUND);
+    /* A row that exists, in a process without delivery (a CLI tool): 503, not a crash. */
+    json_decref(make_task(&f, "{\"name\": \"d\", \"code\": \"(i) => i\"}"));
+    json_t *job = NULL, *body = J("{\"taskId\": \"d\"}");
+    CHECK_OK(service_job_create(f.svc, body, &job, NULL, NULL, &err), &err);
+    json_decref(body);
+    json_t *rec = json_pack("{s:I, s:i, s:s, s:b}", "jobId", (json_int_t)svc_row_id(job),
+                            "destinationIndex", 0, "destinationType", "stdio", "success", 0);
+    CHECK_OK(store_create(f.st, STORE_DELIVERIES, rec, &row, &err), &err);
+    json_decref(rec);
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)svc_row_id(row));
+    json_t *got = NULL;
+    CHECK_INT_EQ(service_delivery_retry(f.svc, id, &got, &err), -E_UNAVAILABLE);
+    snprintf(id, sizeof(id), "%lld", (long long)svc_row_id(job));
+    int64_t total = 0;
+    CHECK_OK(service_job_deliveries(f.svc, id, NULL, &items, &total, &err), &err);
+    CHECK_INT_EQ(total, 1);
+    json_decref(items);
+    json_decref(row);
+    json_decref(job);
+    fx_close(&f);
+}
+
+TEST(nodes_say_whether_they_are_alive_and_what_they_run)
+{
+    struct fx f;
+    if (!fx_open(&f))
+        return;
+    struct err err = {0};
+    json_decref(make_task(&f, "{\"name\": \"n\", \"code\": \"(i) => i\"}"));
+    json_t *job = NULL, *body = J("{\"taskId\": \"n\"}");
+    CHECK_OK(service_job_create(f.svc, body, &job, NULL, NULL, &err), &err);
+    json_decref(body);
+    /* "fresh" holds the job and a current heartbeat; "gone" stopped beating long ago while
+     * it led the scheduler; "done" stopped cleanly. */
+    json_t *nodes = J("[{\"nodeId\": \"fresh\", \"status\": \"running\"},"
+                      " {\"nodeId\": \"gone\", \"status\": \"running\", \"isScheduler\": true,"
+                      "  \"heartbeatAt\": \"2001-01-01T00:00:00Z\"},"
+                      " {\"nodeId\": \"done\", \"status\": \"stopped\"}]");
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        if (!json_object_get(n, "isScheduler"))
+            json_object_set_new(n, "isScheduler", json_false());
+        CHECK_OK(store_create(f.st, STORE_NODES, n, NULL, &err), &err);
+    }
+    json_decref(nodes);
+    struct store_claim c = {.node_id = "fresh", .max_jobs = 1, .lease_ms = 60000};
+    struct store_claimed_job *claimed = NULL;
+    size_t nc = 0;
+    CHECK_OK(store_job_claim(f.st, &c, &claimed, &nc, &err), &err);
+    CHECK_INT_EQ(nc, 1);
+    store_claimed_free(claimed, nc);
+    json_t *rows = NULL;
+    CHECK_OK(service_list(f.svc, SERVICE_NODES, NULL, &rows, NULL, &err), &err);
+    CHECK_INT_EQ(json_array_size(rows), 3);
+    json_array_foreach(rows, i, n)
+    {
+        const char *id = svc_row_str(n, "nodeId");
+        bool fresh = strcmp(id, "fresh") == 0;
+        CHECK(json_is_boolean(json_object_get(n, "alive")));
+        CHECK_INT_EQ(json_is_true(json_object_get(n, "alive")), fresh);
+        CHECK(json_is_false(json_object_get(n, "isScheduler"))); /* "gone" is not alive */
+        json_t *run = json_object_get(n, "runningJobs");
+        CHECK_INT_EQ(json_array_size(run), fresh ? 1 : 0);
+        if (fresh)
+            CHECK_INT_EQ(json_integer_value(json_array_get(run, 0)), svc_row_id(job));
+    }
+    json_decref(rows);
+    json_t *one = NULL;
+    CHECK_OK(service_node_get(f.svc, "fresh", &one, &err), &err);
+    CHECK(json_is_true(json_object_get(one, "alive")));
+    json_decref(one);
+    json_decref(job);
     fx_close(&f);
 }

@@ -58,6 +58,7 @@ extern const struct rest_table rest_tasks_table;
 extern const struct rest_table rest_executions_table;
 extern const struct rest_table rest_jobs_table;
 extern const struct rest_table rest_schedules_table;
+extern const struct rest_table rest_deliveries_table;
 extern const struct rest_table rest_workers_table;
 extern const struct rest_table rest_apikeys_table;
 extern const struct rest_table rest_ops_table;

@@ -1,6 +1,6 @@
 /*
  * /api/v1/jobs: the durable queue. List, get, queue one or many, cancel, retry, delete,
- * stats.
+ * stats, and the delivery attempts of a job's output.
  */
 #include "api/rest/internal.h"
 #include "util/err.h"
@@ -67,6 +67,22 @@ static int jobs_delete(struct http_request *req, void *ud, struct err *err)
     struct rest_api *api = ud;
     int rc = service_job_delete(api->svc, http_request_param(req, "id"), err);
     return rc < 0 ? rc : http_respond_empty(req, 204);
+}
+
+static int jobs_deliveries(struct http_request *req, void *ud, struct err *err)
+{
+    struct rest_api *api = ud;
+    struct rest_query q;
+    int rc = rest_query_parse(req, SERVICE_DELIVERIES, NULL, &q, err);
+    if (rc < 0)
+        return rc;
+    json_t *rows = NULL;
+    int64_t total = 0;
+    rc = service_job_deliveries(api->svc, http_request_param(req, "id"), &q.q, &rows, &total, err);
+    if (rc == 0)
+        rc = rest_respond_list(req, SERVICE_DELIVERIES, &q, rows, total);
+    rest_query_release(&q);
+    return rc;
 }
 
 static int jobs_stats(struct http_request *req, void *ud, struct err *err)
@@ -149,6 +165,18 @@ static const struct rest_route routes[] = {
      NULL,
      false,
      0,
+     NULL,
+     NULL,
+     0},
+    {V1,
+     {HTTP_GET, "/jobs/{id}/deliveries", jobs_deliveries, HTTP_ROLE_VIEWER, 0, 0},
+     "Delivery attempts of a job's output (the same rows as /deliveries?jobId=)",
+     "jobs",
+     NULL,
+     200,
+     "DeliveryResult",
+     true,
+     SERVICE_DELIVERIES,
      NULL,
      NULL,
      0},

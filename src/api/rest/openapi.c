@@ -29,6 +29,7 @@ static const struct {
     {SERVICE_EXECUTION_HTTP, "ExecutionRequest"},
     {SERVICE_JOBS, "Job"},
     {SERVICE_SCHEDULES, "Schedule"},
+    {SERVICE_DELIVERIES, "DeliveryResult"},
     {SERVICE_WORKERS, "Worker"},
     {SERVICE_NODES, "Node"},
     {SERVICE_API_KEYS, "ApiKey"},
@@ -138,6 +139,18 @@ static json_t *entity_schema(enum service_resource r)
                             json_pack("{s:s, s:s}", "type", "boolean", "description",
                                       "true: this node's live state; false: last stored report"));
         json_array_append_new(req, json_string("live"));
+    }
+    if (r == SERVICE_NODES) {
+        /* Computed when read (service_node_get). */
+        json_object_set_new(props, "alive",
+                            json_pack("{s:s, s:s}", "type", "boolean", "description",
+                                      "not stopped, and its last heartbeat is within "
+                                      "job_queue.lease_ms"));
+        json_object_set_new(props, "runningJobs",
+                            json_pack("{s:s, s:{s:s}, s:s}", "type", "array", "items", "type",
+                                      "integer", "description", "ids of the jobs it holds now"));
+        json_array_append_new(req, json_string("alive"));
+        json_array_append_new(req, json_string("runningJobs"));
     }
     return json_pack("{s:s, s:o, s:o, s:b}", "type", "object", "properties", props, "required", req,
                      "additionalProperties", false);
@@ -508,6 +521,8 @@ static json_t *success_response(const struct rest_route *rr)
     const char *doc = rr->status == 204 ? "Done; no body." : rr->list ? "A page of items." : "OK.";
     if (rr->status == 201)
         doc = "Created.";
+    if (rr->status == 202)
+        doc = "Accepted: the work is queued.";
     json_object_set_new(r, "description", json_string(doc));
     json_t *h = json_pack("{s:{s:{s:s}}}", "X-Request-ID", "schema", "type", "string");
     if (rr->list) {
@@ -596,7 +611,11 @@ static json_t *operation(const struct rest_route *rr)
         add_error(responses, 429);
     add_error(responses, 500);
     bool runs = strstr(rr->route.pattern, "/execute") != NULL;
-    if (runs || strcmp(rr->route.pattern, "/ready") == 0 || strstr(rr->route.pattern, "/test"))
+    /* ... and a delivery retry needs this node's delivery queue, which may be full. */
+    bool delivers =
+        strncmp(rr->route.pattern, "/deliveries/", 12) == 0 && rr->route.method == HTTP_POST;
+    if (runs || delivers || strcmp(rr->route.pattern, "/ready") == 0 ||
+        strstr(rr->route.pattern, "/test"))
         add_error(responses, 503);
     if (runs)
         add_error(responses, 504);
@@ -675,6 +694,7 @@ json_t *rest_openapi(const char *server_url)
         {"executions", "One row per run attempt, with console output and HTTP requests."},
         {"jobs", "The durable queue: priorities, retries, unique and concurrency keys."},
         {"schedules", "Cron schedules that queue jobs."},
+        {"deliveries", "Every attempt to deliver a job's output to a webhook, file or stdout."},
         {"workers", "Worker processes and nodes."},
         {"api-keys", "API keys with roles (admin)."},
         {"operations", "Health, readiness, metrics."},

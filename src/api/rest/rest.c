@@ -11,9 +11,11 @@
 #include "util/xalloc.h"
 
 const struct rest_table *const rest_tables[] = {
-    &rest_ops_table,     &rest_tasks_table,     &rest_executions_table,
-    &rest_jobs_table,    &rest_schedules_table, &rest_workers_table,
-    &rest_apikeys_table, &rest_docs_table,      NULL,
+    &rest_ops_table,        &rest_tasks_table,
+    &rest_executions_table, &rest_jobs_table,
+    &rest_schedules_table,  &rest_deliveries_table,
+    &rest_workers_table,    &rest_apikeys_table,
+    &rest_docs_table,       NULL,
 };
 
 static int mount_prefix(struct http_server *srv, struct rest_api *api, const char *prefix,
