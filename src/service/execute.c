@@ -89,8 +89,10 @@ static int64_t run_timeout(struct service *svc, const json_t *task, int64_t aske
 
 int service_task_execute(struct service *svc, const char *ref, const json_t *input,
                          int64_t timeout_ms, const char *request_id, service_run_fn done, void *ud,
-                         json_t **details, struct err *err)
+                         int64_t *execution_id, json_t **details, struct err *err)
 {
+    if (execution_id)
+        *execution_id = 0;
     if (details)
         *details = NULL;
     if (timeout_ms < 0)
@@ -123,6 +125,7 @@ int service_task_execute(struct service *svc, const char *ref, const json_t *inp
         .input_json = c->input_json,
         .timeout_ms = run_timeout(svc, task, timeout_ms),
         .request_id = c->request_id,
+        .execution_id = execution_id,
     };
     rc = dispatcher_execute(svc->dispatcher, &req, on_result, c, err);
     if (rc < 0) {
@@ -134,4 +137,10 @@ out:
     json_decref(empty);
     json_decref(task);
     return rc;
+}
+
+void service_execute_abandon(struct service *svc, int64_t execution_id)
+{
+    if (svc && svc->dispatcher)
+        dispatcher_cancel_execution(svc->dispatcher, execution_id);
 }

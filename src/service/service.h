@@ -185,7 +185,11 @@ typedef void (*service_run_fn)(void *ud, const struct service_run_result *res);
  */
 int service_task_execute(struct service *svc, const char *ref, const json_t *input,
                          int64_t timeout_ms, const char *request_id, service_run_fn done, void *ud,
-                         json_t **details, struct err *err);
+                         int64_t *execution_id, json_t **details, struct err *err);
+/* Stops a run started by service_task_execute on this node (execution_id as it set it):
+ * its caller has gone. The run ends CANCELLED and `done` still reports it. Thread-safe; a
+ * no-op once the run has finished. */
+void service_execute_abandon(struct service *svc, int64_t execution_id);
 
 /*
  * Runs the task's tests (tests/ *.json of a registry task's folder, or the "tests" array of an

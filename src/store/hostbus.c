@@ -29,7 +29,7 @@
 #include "util/uuid.h"
 #include "util/xalloc.h"
 
-#define NAME_LEN 24 /* "rn-" + 16 hex digits + ".sock" */
+#define NAME_LEN  24 /* "rn-" + 16 hex digits + ".sock" */
 #define DGRAM_MAX (64 + 8000)
 
 /* The address of listener `name` in dir: a path when it fits, else an abstract name. */
@@ -167,8 +167,7 @@ int store_hostbus_listener_open(const char *dir, const char *const *channels, si
     if (rc < 0) {
         int e = errno;
         close(fd);
-        return err_set(err, E_IO, "cannot bind a notification socket in %s: %s", dir,
-                       strerror(e));
+        return err_set(err, E_IO, "cannot bind a notification socket in %s: %s", dir, strerror(e));
     }
     struct host_listener *l = xcalloc(1, sizeof(*l));
     l->base.ops = &host_ops;

@@ -129,8 +129,9 @@ struct dispatcher {
     /* from other threads, under mu */
     pthread_mutex_t mu;
     atomic_bool wake;
-    atomic_bool accepting; /* direct runs are taken (running, not draining) */
-    VEC(int64_t) cancel_in;
+    atomic_bool accepting;       /* direct runs are taken (running, not draining) */
+    VEC(int64_t) cancel_in;      /* job ids */
+    VEC(int64_t) cancel_exec_in; /* execution ids of direct runs */
     VEC(struct direct_req) direct_in;
     json_t *workers_json;           /* snapshot for dispatcher_workers */
     int64_t workers_refreshed_mono; /* ms; loop thread */

@@ -299,6 +299,8 @@ static void take_result(struct dispatcher *d, struct drun *r, const struct pool_
         .completed_at = time_now_ms(),
         .duration_ms = pr->duration_us ? r->duration_ms : -1,
     };
+    if (r->direct && pr->duration_us) /* a job keeps its claim time */
+        s->started_at = s->completed_at - r->duration_ms;
     free(r->worker_id);
     r->worker_id = pr->worker_id ? xstrdup(pr->worker_id) : NULL;
     s->worker_id = r->worker_id;
@@ -874,13 +876,49 @@ static void cancel_job(struct dispatcher *d, int64_t job_id)
     }
 }
 
+/* Stops a direct run (its client hung up, or a cancel came over the API): removed from the
+ * waiting list if it has not started, else cancelled in its worker. */
+static void cancel_execution(struct dispatcher *d, int64_t execution_id)
+{
+    struct drun *r = NULL;
+    for (struct drun *x = d->runs; x && !r; x = x->next)
+        if (x->direct && x->execution_id == execution_id)
+            r = x;
+    if (!r || r->cancel_requested)
+        return;
+    r->cancel_requested = true;
+    if (r->state == DRUN_RUNNING) {
+        pool_cancel(d->pool, &r->pr, CANCEL_GRACE_MS);
+        return;
+    }
+    if (r->state != DRUN_WAITING)
+        return;
+    for (size_t i = 0; i < d->waiting_direct.n; i++) {
+        if (d->waiting_direct.v[i] == r) {
+            memmove(d->waiting_direct.v + i, d->waiting_direct.v + i + 1,
+                    (d->waiting_direct.n - i - 1) * sizeof(*d->waiting_direct.v));
+            d->waiting_direct.n--;
+            break;
+        }
+    }
+    json_t *e =
+        json_pack("{s:s, s:s}", "type", "CancelledError", "message", "cancelled before it started");
+    struct pool_result res = {.rc = -E_CANCELLED, .error = e};
+    take_result(d, r, &res); /* recorded CANCELLED: cancel_requested is set */
+    json_decref(e);
+    vec_push(&d->finished, r);
+    dispatch_schedule_cycle(d);
+}
+
 static void on_async(uv_async_t *a)
 {
     struct dispatcher *d = a->data;
     pthread_mutex_lock(&d->mu);
     VEC(int64_t) cancels = {d->cancel_in.v, d->cancel_in.n, d->cancel_in.cap};
+    VEC(int64_t) exec_cancels = {d->cancel_exec_in.v, d->cancel_exec_in.n, d->cancel_exec_in.cap};
     VEC(struct direct_req) directs = {d->direct_in.v, d->direct_in.n, d->direct_in.cap};
     memset(&d->cancel_in, 0, sizeof(d->cancel_in));
+    memset(&d->cancel_exec_in, 0, sizeof(d->cancel_exec_in));
     memset(&d->direct_in, 0, sizeof(d->direct_in));
     pthread_mutex_unlock(&d->mu);
     if (atomic_exchange(&d->wake, false))
@@ -891,7 +929,11 @@ static void on_async(uv_async_t *a)
         accept_direct(d, &directs.v[i]);
         json_decref(directs.v[i].task_row);
     }
+    /* after the direct runs: a client may hang up before its run was accepted */
+    for (size_t i = 0; i < exec_cancels.n; i++)
+        cancel_execution(d, exec_cancels.v[i]);
     vec_free(&cancels);
+    vec_free(&exec_cancels);
     vec_free(&directs);
     submit_waiting(d);
 }
@@ -910,6 +952,16 @@ void dispatcher_cancel_job(struct dispatcher *d, int64_t job_id)
         return;
     pthread_mutex_lock(&d->mu);
     vec_push(&d->cancel_in, job_id);
+    pthread_mutex_unlock(&d->mu);
+    uv_async_send(&d->async);
+}
+
+void dispatcher_cancel_execution(struct dispatcher *d, int64_t execution_id)
+{
+    if (!d || execution_id <= 0)
+        return;
+    pthread_mutex_lock(&d->mu);
+    vec_push(&d->cancel_exec_in, execution_id);
     pthread_mutex_unlock(&d->mu);
     uv_async_send(&d->async);
 }
@@ -941,7 +993,10 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
     json_object_set_new(fields, "taskId", json_integer(req->task_id));
     json_object_set(fields, "taskVersion", json_object_get(task, "version"));
     json_object_set_new(fields, "input", input);
-    json_object_set_new(fields, "status", json_string("pending"));
+    /* running from the caller's point of view: it takes the next free worker slot, before
+     * any queued job; its startedAt becomes the worker's start when the result comes in */
+    json_object_set_new(fields, "status", json_string("running"));
+    json_object_set_new(fields, "startedAt", json_integer(time_now_ms()));
     json_object_set_new(fields, "nodeId", json_string(d->node_id));
     rc = store_create(d->store, STORE_EXECUTIONS, fields, &row, err);
     json_decref(fields);
@@ -958,6 +1013,8 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
     const char *uuid = jsonx_str(row, "uuid");
     snprintf(r->pr.execution_uuid, sizeof(r->pr.execution_uuid), "%s", uuid ? uuid : "");
     json_decref(row);
+    if (req->execution_id)
+        *req->execution_id = r->execution_id;
     r->pr.input = xstrdup(text);
     r->pr.input_len = strlen(text);
     r->pr.timeout_ms = req->timeout_ms;
@@ -1217,6 +1274,7 @@ void dispatcher_free(struct dispatcher *d)
     }
     vec_free(&d->direct_in);
     vec_free(&d->cancel_in);
+    vec_free(&d->cancel_exec_in);
     pthread_mutex_unlock(&d->mu);
     json_decref(d->workers_json);
     json_decref(d->init);

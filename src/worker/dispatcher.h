@@ -34,6 +34,8 @@ struct dispatcher_run_request {
     const char *input_json; /* already validated against the task's input schema */
     int64_t timeout_ms;     /* 0: the task's timeout, else the configured default */
     const char *request_id; /* for logs; may be NULL */
+    int64_t *execution_id;  /* may be NULL: set to the recorded execution's id before
+                               dispatcher_execute returns (for dispatcher_cancel_execution) */
 };
 
 /* Everything borrowed: valid only during the callback; copy what you keep. */
@@ -120,6 +122,11 @@ int dispatcher_execute(struct dispatcher *d, const struct dispatcher_run_request
  * holds it (takes effect within 50 ms). Thread-safe; a no-op for jobs this node does not
  * run. */
 void dispatcher_cancel_job(struct dispatcher *d, int64_t job_id);
+
+/* Stops the direct run recorded as execution_id if it runs (or waits) on this node: its
+ * client hung up, or a cancel came over the API. It ends -E_CANCELLED, recorded CANCELLED,
+ * within 50 ms. Thread-safe; a no-op when no such run is here (or it has finished). */
+void dispatcher_cancel_execution(struct dispatcher *d, int64_t execution_id);
 
 /* A snapshot of this node's worker processes for GET /workers: an owned JSON array of
  * {id, pid, status, runs, failures, rssBytes, startedAt, lastHeartbeat, currentJobs[]}.

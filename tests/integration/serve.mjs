@@ -94,6 +94,58 @@ await test('a broken edit is logged and leaves the stored task alone', async () 
   assert.equal(t.body.version, '0.1.0');
 });
 
+// The newest direct run of spin, once it is RUNNING (and has run a little).
+async function runningSpin(after) {
+  const spin = (await getJSON(`${api}/tasks/spin`)).body.id;
+  const e = await until('the run to start', async () => {
+    const r = await getJSON(`${api}/executions?taskId=${spin}&_sort=id&_order=desc&_end=1`);
+    const e = r.body && r.body[0];
+    return e && e.id > after && e.status === 'RUNNING' && e;
+  });
+  await sleep(300);
+  return e;
+}
+async function lastSpinId() {
+  const spin = (await getJSON(`${api}/tasks/spin`)).body.id;
+  const r = await getJSON(`${api}/executions?taskId=${spin}&_sort=id&_order=desc&_end=1`);
+  return r.body && r.body[0] ? r.body[0].id : 0;
+}
+
+await test('a client that hangs up on a synchronous execute cancels its run', async () => {
+  const before = await lastSpinId();
+  const abort = new AbortController();
+  const pending = fetch(`${api}/tasks/spin/execute`, { method: 'POST', signal: abort.signal, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input: {}, timeoutMs: 60000 }) }).catch((e) => e);
+  const ex = await runningSpin(before);
+  const t0 = Date.now();
+  abort.abort();
+  assert.equal((await pending).name, 'AbortError');
+  const done = await until('the run to be cancelled', async () => {
+    const r = await getJSON(`${api}/executions/${ex.id}`);
+    return r.body.status !== 'RUNNING' && r.body;
+  }, 10000);
+  assert.equal(done.status, 'CANCELLED', JSON.stringify(done));
+  assert.ok(done.startedAt && done.completedAt && done.durationMs >= 200, JSON.stringify(done));
+  assert.ok(Date.now() - t0 < 5000, 'it stopped long before its 60 s timeout');
+  // the worker is free again: a run right after gets an answer
+  const run = await post(`${api}/tasks/echo/execute`, { input: { after: 'hang-up' } });
+  assert.equal(run.status, 200, JSON.stringify(run.body));
+});
+
+await test('POST /executions/{id}/cancel stops a direct run; its caller gets 409 CANCELLED', async () => {
+  const before = await lastSpinId();
+  const pending = post(`${api}/tasks/spin/execute`, { input: {}, timeoutMs: 60000 });
+  const ex = await runningSpin(before);
+  const c = await post(`${api}/executions/${ex.id}/cancel`, {});
+  assert.equal(c.status, 200, JSON.stringify(c.body));
+  const r = await pending;
+  assert.equal(r.status, 409, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'CANCELLED');
+  assert.equal(r.body.executionId, ex.id);
+  const again = await post(`${api}/executions/${ex.id}/cancel`, {});
+  assert.equal(again.status, 409, 'a finished run cannot be cancelled');
+  assert.match(again.body.message, /CANCELLED: only PENDING or RUNNING/);
+});
+
 let drainJob;
 await test('SIGTERM drains: a running job finishes and the server exits 0', async () => {
   const q = await post(`${api}/jobs`, { taskId: 'async-delay', input: { delayMs: 1500, words: ['drain'] } });

@@ -29,7 +29,7 @@ struct env {
     struct event_bus *bus;
     struct dispatcher *d;
     struct store *st;
-    int64_t add_id, fail_id, sleep_id;
+    int64_t add_id, fail_id, sleep_id, spin_id;
 };
 
 static int64_t task_id(struct store *st, const char *name)
@@ -61,8 +61,10 @@ static bool env_open(struct env *e, struct store *st)
     e->add_id = task_id(st, "q-add");
     e->fail_id = task_id(st, "q-fail");
     e->sleep_id = task_id(st, "q-sleep");
-    const char *sets[] = {"workers.count=1", "job_queue.heartbeat_ms=200"};
-    if (config_load(NULL, NULL, sets, 2, &e->cfg, &err) < 0) {
+    e->spin_id = task_id(st, "q-spin");
+    const char *sets[] = {"workers.count=1", "job_queue.heartbeat_ms=200",
+                          "workers.max_concurrent_runs=1"};
+    if (config_load(NULL, NULL, sets, 3, &e->cfg, &err) < 0) {
         test_fail(__FILE__, __LINE__, "config: %s", err.msg);
         return false;
     }
@@ -165,6 +167,72 @@ STORE_TEST(direct_execute_runs_and_records)
     free(ok.error_type);
     free(bad.error_type);
     free(failing.error_type);
+    env_close(&e);
+}
+
+/* A direct run whose caller has gone: one running (an infinite loop) and one waiting for the
+ * only slot are both stopped by dispatcher_cancel_execution and recorded CANCELLED. */
+STORE_TEST(direct_runs_cancel_by_execution)
+{
+    (void)be;
+    (void)url;
+    struct env e;
+    if (!env_open(&e, st))
+        return;
+    struct err err = {0};
+    struct direct_out spin = {0}, waiting = {0}, after = {0};
+    int64_t spin_exec = 0, waiting_exec = 0;
+    struct dispatcher_run_request r1 = {
+        .task_id = e.spin_id, .input_json = "{}", .timeout_ms = 60000, .execution_id = &spin_exec};
+    struct dispatcher_run_request r2 = {.task_id = e.sleep_id,
+                                        .input_json = "{\"ms\":1}",
+                                        .timeout_ms = 60000,
+                                        .execution_id = &waiting_exec};
+    CHECK_OK(dispatcher_execute(e.d, &r1, on_direct, &spin, &err), &err);
+    CHECK_OK(dispatcher_execute(e.d, &r2, on_direct, &waiting, &err), &err);
+    CHECK(spin_exec > 0 && waiting_exec > spin_exec);
+    json_t *row = NULL;
+    CHECK_OK(store_get(st, STORE_EXECUTIONS, spin_exec, &row, &err), &err);
+    CHECK_STR_EQ(jsonx_str(row, "status"), "RUNNING");
+    CHECK(jsonx_str(row, "startedAt") != NULL);
+    json_decref(row);
+
+    bool never = false;
+    run_until(&e, &never, 500); /* the loop is spinning in the worker by now */
+    CHECK(!spin.done && !waiting.done);
+    dispatcher_cancel_execution(e.d, waiting_exec);
+    REQUIRE(run_until(&e, &waiting.done, 5000));
+    CHECK_INT_EQ(waiting.status, -E_CANCELLED);
+    CHECK(!spin.done);
+    int64_t t0 = time_mono_ms();
+    dispatcher_cancel_execution(e.d, spin_exec);
+    dispatcher_cancel_execution(e.d, 999999); /* no such run: nothing happens */
+    REQUIRE(run_until(&e, &spin.done, 10000));
+    CHECK(time_mono_ms() - t0 < 5000);
+    CHECK_INT_EQ(spin.status, -E_CANCELLED);
+
+    row = NULL;
+    CHECK_OK(store_get(st, STORE_EXECUTIONS, spin_exec, &row, &err), &err);
+    CHECK_STR_EQ(jsonx_str(row, "status"), "CANCELLED");
+    CHECK(json_integer_value(json_object_get(row, "durationMs")) >= 400);
+    json_decref(row);
+    row = NULL;
+    CHECK_OK(store_get(st, STORE_EXECUTIONS, waiting_exec, &row, &err), &err);
+    CHECK_STR_EQ(jsonx_str(row, "status"), "CANCELLED");
+    json_decref(row);
+
+    /* the slot is free again */
+    struct dispatcher_run_request r3 = {.task_id = e.add_id,
+                                        .input_json = "{\"num1\":1,\"num2\":1}"};
+    CHECK_OK(dispatcher_execute(e.d, &r3, on_direct, &after, &err), &err);
+    REQUIRE(run_until(&e, &after.done, 20000));
+    CHECK_INT_EQ(after.status, 0);
+    free(spin.output);
+    free(spin.error_type);
+    free(waiting.output);
+    free(waiting.error_type);
+    free(after.output);
+    free(after.error_type);
     env_close(&e);
 }
 

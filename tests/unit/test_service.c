@@ -550,23 +550,23 @@ TEST(execute_checks_before_running)
     struct err err = {0};
     json_t *details = NULL, *input = J("{}");
     CHECK_INT_EQ(
-        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, &details, &err),
+        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, NULL, &details, &err),
         -E_SCHEMA);
     CHECK(json_array_size(details) == 1);
     json_decref(details);
     json_decref(input);
     input = J("{\"x\": 1}");
     CHECK_INT_EQ(
-        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, &details, &err),
+        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, NULL, &details, &err),
         -E_UNAVAILABLE); /* no dispatcher here */
     CHECK_INT_EQ(
-        service_task_execute(f.svc, "n", input, -5, NULL, never_called, NULL, &details, &err),
+        service_task_execute(f.svc, "n", input, -5, NULL, never_called, NULL, NULL, &details, &err),
         -E_INVALID);
     json_t *row = NULL;
     CHECK_OK(service_task_set_enabled(f.svc, "n", false, &row, &err), &err);
     json_decref(row);
     CHECK_INT_EQ(
-        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, &details, &err),
+        service_task_execute(f.svc, "n", input, 0, NULL, never_called, NULL, NULL, &details, &err),
         -E_CONFLICT);
     CHECK_CONTAINS(err.msg, "disabled");
     json_decref(input);

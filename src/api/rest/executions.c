@@ -1,6 +1,6 @@
 /*
  * /api/v1/executions: one row per run attempt. List, get, console logs, HTTP requests,
- * cancel (through its job), retry, stats.
+ * cancel (through its job, or the direct run on this node), retry, stats.
  */
 #include "api/rest/internal.h"
 #include "util/err.h"
@@ -137,7 +137,7 @@ static const struct rest_route routes[] = {
      0},
     {V1,
      {HTTP_POST, "/executions/{id}/cancel", executions_cancel, HTTP_ROLE_OPERATOR, 0, 0},
-     "Cancel the job of a pending or running execution",
+     "Cancel a pending or running execution (its job, or a direct run on this node)",
      "executions",
      NULL,
      200,

@@ -123,6 +123,20 @@ static void execute_done(void *ud, const struct service_run_result *res)
     http_respond_err(req, &e, json_deep_copy(res->body));
 }
 
+struct execute_call {
+    struct rest_api *api;
+    int64_t execution_id;
+};
+
+/* The client hung up before its answer: the run is cancelled rather than left to finish
+ * for nobody (a server thread; the request stays valid until it is answered). */
+static void execute_abandoned(struct http_request *req, void *ud)
+{
+    (void)req;
+    struct execute_call *call = ud;
+    service_execute_abandon(call->api->svc, call->execution_id);
+}
+
 static int tasks_execute(struct http_request *req, void *ud, struct err *err)
 {
     struct rest_api *api = ud;
@@ -152,11 +166,17 @@ static int tasks_execute(struct http_request *req, void *ud, struct err *err)
         }
     }
     json_t *details = NULL;
+    struct execute_call *call = http_request_alloc(req, sizeof(*call));
+    call->api = api;
     int rc = service_task_execute(api->svc, http_request_param(req, "id"), input, timeout,
-                                  http_request_id(req), execute_done, req, &details, err);
+                                  http_request_id(req), execute_done, req, &call->execution_id,
+                                  &details, err);
     if (rc < 0 && details)
         return rest_respond_details(req, err, details);
-    return rc < 0 ? rc : HTTP_PENDING;
+    if (rc < 0)
+        return rc;
+    http_request_on_close(req, execute_abandoned, call);
+    return HTTP_PENDING;
 }
 
 static int tasks_test(struct http_request *req, void *ud, struct err *err)
