@@ -374,6 +374,7 @@ static int run_serve(const struct cli_args *args, struct err *err)
             .zones = node_services_zones(s.ns),
             .scheduler = node_services_scheduler(s.ns),
             .delivery = node_services_delivery(s.ns),
+            .self_exe = args->self_path,
         };
         rc = service_new(&so, &s.svc, err);
     }

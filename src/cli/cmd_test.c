@@ -8,10 +8,12 @@
 #include "cli/test_report.h"
 #include "cli/test_watch.h"
 #include "engine/engine.h"
+#include "task/registry.h"
 #include "task/run.h"
 #include "task/task.h"
 #include "task/testrun.h"
 #include "util/err.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 static const struct cli_option test_options[] = {
@@ -79,4 +81,59 @@ const struct cli_command cmd_test = {
         "With --watch: runs until SIGINT or SIGTERM, then exits 0.",
     .options = test_options,
     .run = run_test,
+};
+
+/* ---- the test process of a server (POST /api/v1/tasks/{id}/test) ---- */
+
+/*
+ * `ratchet __test-task`: reads {"task": <a stored task row>, "engine": <limits>} on stdin,
+ * runs the task's tests with their mocks and prints the report (task/testrun.h) as one JSON
+ * document, or {"error": {"code", "name", "message"}} when the tests could not run (exit 1).
+ * A server runs its tests here rather than in its own process, so task code never runs in
+ * the server (src/service/tasks.c).
+ */
+static int test_task_process(const struct cli_args *args, struct err *err)
+{
+    (void)args;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *req = NULL, *report = NULL;
+    struct task *t = NULL;
+    struct task_prepared *tp = NULL;
+    struct engine *engine = NULL;
+    int rc = fs_read_fd(0, "stdin", (size_t)256 << 20, &text, &len, err);
+    if (rc == 0)
+        rc = jsonx_parse(text, len, &req, err);
+    if (rc == 0)
+        rc = registry_task_for_tests(json_object_get(req, "task"), &t, err);
+    if (rc == 0)
+        rc = task_prepare(t, NULL, &tp, err); /* takes t */
+    if (rc == 0) {
+        struct engine_options eo;
+        task_engine_options_from_json(json_object_get(req, "engine"), &eo);
+        rc = engine_new(NULL, &eo, &engine, err);
+    }
+    if (rc == 0)
+        rc = testrun_run_sync(engine, tp, NULL, &report, err);
+    json_t *out = rc == 0 ? json_incref(report)
+                          : json_pack("{s:{s:i, s:s, s:s}}", "error", "code", -rc, "name",
+                                      err_name(rc), "message", err->msg);
+    char *dump = jsonx_dumps(out);
+    fputs(dump, stdout);
+    fputc('\n', stdout);
+    free(dump);
+    json_decref(out);
+    json_decref(report);
+    engine_free(engine);
+    task_prepared_free(tp);
+    json_decref(req);
+    free(text);
+    return rc == 0 ? 0 : 1;
+}
+
+const struct cli_command cmd_test_process = {
+    .name = "__test-task",
+    .summary = "run a stored task's tests for a server (not for direct use)",
+    .run = test_task_process,
+    .hidden = true,
 };

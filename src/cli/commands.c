@@ -20,6 +20,7 @@ const struct cli_command *const cli_commands[] = {
     &cmd_config_generate,
     &cmd_config_reference,
     &cmd_worker_process,
+    &cmd_test_process,
     NULL,
 };
 /* clang-format on */

@@ -20,6 +20,7 @@ extern const struct cli_command cmd_apikey_revoke;
 /* cmd_worker.c */
 extern const struct cli_command cmd_worker;
 extern const struct cli_command cmd_worker_process;
+extern const struct cli_command cmd_test_process;
 /* cmd_config.c */
 extern const struct cli_command cmd_config_show;
 extern const struct cli_command cmd_config_validate;

@@ -7,6 +7,7 @@
 #define RATCHET_SERVICE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,7 +61,11 @@ struct service {
     struct key_entry keys[KEY_CACHE_SIZE];
 
     pthread_mutex_t engine_lock; /* one user of the engine at a time */
-    struct engine *engine;       /* created on first use */
+    struct engine *engine;       /* syntax checks only (no task code runs here); created on
+                                    first use */
+    char *self_exe;              /* the ratchet binary test processes run */
+    atomic_int tests_running;    /* test sessions now (service_task_test) */
+    atomic_bool tests_stop;      /* service_free: kill them */
     struct schema_registry *schema_registry;
 };
 
@@ -91,10 +96,10 @@ int svc_schema_get(struct service *svc, const json_t *task_row, struct schema_en
 void svc_schema_release(struct service *svc, struct schema_entry *entry);
 
 /* Runs fn with the service's engine (created on first use, private loop), one caller at a
- * time: waits for its turn, or with wait false fails with -E_BUSY when another caller has it
- * (test runs, which may take long, must not pile up HTTP threads). */
+ * time. It checks the syntax of code sent over the API; task code never runs here (tests run
+ * in a `ratchet __test-task` process, tasks.c). */
 int svc_with_engine(struct service *svc, int (*fn)(struct engine *e, void *arg, struct err *err),
-                    void *arg, bool wait, struct err *err);
+                    void *arg, struct err *err);
 
 /* Lists child rows of r whose field equals id, with q's filters and paging too. */
 int svc_list_child(struct service *svc, enum service_resource r, const char *field, int64_t id,

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "engine/engine.h"
@@ -72,6 +73,7 @@ int service_new(const struct service_options *o, struct service **out, struct er
     svc->schema_registry = schema_registry_new();
     pthread_mutex_init(&svc->lock, NULL);
     pthread_mutex_init(&svc->engine_lock, NULL);
+    svc->self_exe = xstrdup(o->self_exe ? o->self_exe : "/proc/self/exe");
     if (o->n_registry_paths) {
         svc->registry_paths = xcalloc(o->n_registry_paths, sizeof(char *));
         for (size_t i = 0; i < o->n_registry_paths; i++)
@@ -94,6 +96,9 @@ void service_free(struct service *svc)
 {
     if (!svc)
         return;
+    atomic_store(&svc->tests_stop, true);
+    while (atomic_load(&svc->tests_running) > 0)
+        usleep(10000);
     for (size_t i = 0; i < SCHEMA_CACHE_SIZE; i++)
         schema_entry_free(svc->schemas[i]);
     for (size_t i = 0; i < svc->n_registry_paths; i++)
@@ -105,6 +110,7 @@ void service_free(struct service *svc)
         tz_db_free(svc->zones);
     pthread_mutex_destroy(&svc->lock);
     pthread_mutex_destroy(&svc->engine_lock);
+    free(svc->self_exe);
     free(svc);
 }
 
@@ -331,12 +337,9 @@ int service_task_check_input(struct service *svc, const json_t *task_row, const 
 /* ---- the engine for syntax checks and tests ---- */
 
 int svc_with_engine(struct service *svc, int (*fn)(struct engine *e, void *arg, struct err *err),
-                    void *arg, bool wait, struct err *err)
+                    void *arg, struct err *err)
 {
-    if (wait)
-        pthread_mutex_lock(&svc->engine_lock);
-    else if (pthread_mutex_trylock(&svc->engine_lock) != 0)
-        return err_set(err, E_BUSY, "this node is already running tests; retry in a moment");
+    pthread_mutex_lock(&svc->engine_lock);
     int rc = 0;
     if (!svc->engine) {
         struct engine_options eo;

@@ -57,11 +57,13 @@ struct service_options {
     struct scheduler *scheduler; /* kicked after schedule changes; NULL: none on this node
                                     (other nodes' schedulers see changes within a second) */
     struct delivery *delivery;   /* for retries of deliveries; NULL: retry answers 503 */
+    const char *self_exe;        /* the ratchet binary that runs task tests (`ratchet
+                                    __test-task`); NULL: /proc/self/exe */
 };
 
 int service_new(const struct service_options *opts, struct service **out, struct err *err);
 /* Accepts NULL. No call may be in flight (runs started by service_task_execute must have
- * reported). */
+ * reported); test sessions still going are killed and answered -E_CANCELLED first. */
 void service_free(struct service *svc);
 
 /* ---- resources and their fields ---- */
@@ -191,14 +193,20 @@ int service_task_execute(struct service *svc, const char *ref, const json_t *inp
  * no-op once the run has finished. */
 void service_execute_abandon(struct service *svc, int64_t execution_id);
 
+/* A test session's answer: rc 0 with the report (owned by the callee), or rc < 0 with err. */
+typedef void (*service_test_fn)(void *ud, int rc, json_t *report, const struct err *err);
+
 /*
  * Runs the task's tests (tests/ *.json of a registry task's folder, or the "tests" array of an
- * API task's metadata, each a test case as in a test file) through src/task/testrun.h and
- * returns its report {task, tests[], totals{total, passed, failed, durationMs}}. Blocking: runs
- * on the calling thread in this process's engine (created on first use), one test at a time,
- * with HTTP mocked. One test run at a time per node: another call meanwhile is -E_BUSY.
+ * API task's metadata, each a test case as in a test file) through src/task/testrun.h, with
+ * HTTP mocked, in a process of its own (`ratchet __test-task`: task code never runs in the
+ * server), killed past server.request_timeout. `done` is called exactly once, from the
+ * session's thread, with the report {task, tests[], totals{total, passed, failed, durationMs}}.
+ * Returns 0, or without calling done: -E_NOT_FOUND (no such task), -E_BUSY (workers.count
+ * sessions already run on this node).
  */
-int service_task_test(struct service *svc, const char *ref, json_t **report, struct err *err);
+int service_task_test(struct service *svc, const char *ref, service_test_fn done, void *ud,
+                      struct err *err);
 
 /* Checks a task's input against its input schema: 0, or -E_SCHEMA with *details. */
 int service_task_check_input(struct service *svc, const json_t *task_row, const json_t *input,

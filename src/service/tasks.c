@@ -4,10 +4,13 @@
  * task folder is: its metadata through task_from_parts, its code by compiling it, its schemas
  * by compiling them, before anything is stored.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "engine/engine.h"
 #include "schema/schema.h"
 #include "service/internal.h"
@@ -17,6 +20,7 @@
 #include "task/testrun.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/proc.h"
 #include "util/xalloc.h"
 
 #define TASK_NAME_MAX    100
@@ -143,7 +147,7 @@ static int build_task(struct service *svc, json_t *meta, const char *code, const
         return rc;
     if (check_code) {
         struct syntax_arg a = {code};
-        rc = svc_with_engine(svc, syntax_fn, &a, true, err);
+        rc = svc_with_engine(svc, syntax_fn, &a, err);
     }
     if (rc == 0) {
         json_t *f = registry_task_fields(t, "");
@@ -441,74 +445,115 @@ int service_task_stats(struct service *svc, json_t **out, struct err *err)
     return 0;
 }
 
-/* The task to test: a registry task from its folder (with tests/), an API task from the row
- * with the "tests" array of its metadata as test files. */
-static int task_for_tests(const json_t *row, struct task **out, struct err *err)
+/* What a test process may print: the report of 1000 tests with their logs and diffs. */
+#define TEST_REPORT_MAX ((size_t)64 << 20)
+
+/* Turns what `ratchet __test-task` printed into the report, or its error. */
+static int test_process_answer(const char *text, size_t len, int exit_code, json_t **report,
+                               struct err *err)
 {
-    *out = NULL;
-    const char *path = svc_row_str(row, "path");
-    if (path && *path && registry_is_task_path(path))
-        return task_load(path, out, err);
-    const char *code = svc_row_str(row, "sourceCode");
-    const json_t *meta = json_object_get(row, "metadata");
-    json_t *in = json_object_get(row, "inputSchema"), *outs = json_object_get(row, "outputSchema");
-    struct task_parts parts = {
-        .metadata = meta,
-        .code = code,
-        .code_len = code ? strlen(code) : 0,
-        .input_schema = json_is_null(in) ? NULL : in,
-        .output_schema = json_is_null(outs) ? NULL : outs,
-    };
-    struct task *t = NULL;
-    int rc = task_from_parts(&parts, &t, err);
-    if (rc < 0)
-        return rc;
-    const json_t *tests = json_object_get(meta, "tests");
-    size_t n = json_array_size(tests);
-    if (n > TASK_MAX_TESTS)
-        n = TASK_MAX_TESTS;
-    if (n) {
-        free(t->tests);
-        t->tests = xcalloc(n, sizeof(*t->tests));
-        for (size_t i = 0; i < n; i++) {
-            t->tests[i].name = xasprintf("test-%03zu.json", i + 1);
-            t->tests[i].data = jsonx_dumps(json_array_get(tests, i));
-            t->tests[i].len = strlen(t->tests[i].data);
-        }
-        t->ntests = n;
+    json_t *doc = NULL;
+    struct err perr = {0};
+    if (jsonx_parse(text, len, &doc, &perr) < 0 || !json_is_object(doc)) {
+        json_decref(doc);
+        return err_set(err, E_INTERNAL,
+                       "the test process ended without a report (exit status %d); the server "
+                       "log has its messages",
+                       exit_code);
     }
-    *out = t;
+    const json_t *e = json_object_get(doc, "error");
+    if (e) {
+        long long code = E_INTERNAL;
+        jsonx_int(e, "code", &code);
+        const char *msg = jsonx_str(e, "message");
+        int rc = err_set(err, (enum err_code)code, "%s", msg ? msg : "the tests could not run");
+        json_decref(doc);
+        return rc;
+    }
+    *report = doc;
     return 0;
 }
 
-struct test_arg {
-    const struct task_prepared *tp;
-    json_t *report;
+struct test_session {
+    struct service *svc;
+    json_t *row;
+    service_test_fn done;
+    void *ud;
 };
 
-static int test_fn(struct engine *e, void *arg, struct err *err)
+static void *test_session_main(void *arg)
 {
-    struct test_arg *a = arg;
-    return testrun_run_sync(e, a->tp, NULL, &a->report, err);
+    struct test_session *ts = arg;
+    struct service *svc = ts->svc;
+    struct engine_options eo;
+    task_engine_options(svc->cfg, &eo);
+    json_t *req = json_pack("{s:O, s:o}", "task", ts->row, "engine", task_engine_options_json(&eo));
+    char *input = jsonx_dumps(req);
+    char *argv[] = {"ratchet", "__test-task", "--log-level", "warn", NULL};
+    int64_t timeout = svc->cfg->server.request_timeout_ms;
+    struct proc_run p = {
+        .exe = svc->self_exe,
+        .argv = argv,
+        .input = input,
+        .input_len = strlen(input),
+        .timeout_ms = timeout > 0 ? timeout : 0,
+        .max_output_bytes = TEST_REPORT_MAX,
+        .stop = &svc->tests_stop,
+    };
+    char *out = NULL;
+    size_t out_len = 0;
+    int exit_code = 0;
+    json_t *report = NULL;
+    struct err err = {0};
+    int rc = proc_run_capture(&p, &out, &out_len, &exit_code, &err);
+    if (rc == -E_TIMEOUT)
+        rc = err_set(&err, E_TIMEOUT,
+                     "the tests of %s took longer than server.request_timeout (%lld ms); run "
+                     "them with `ratchet test` or raise the timeout",
+                     svc_row_str(ts->row, "name"), (long long)timeout);
+    else if (rc == -E_CANCELLED)
+        rc = err_set(&err, E_UNAVAILABLE, "the server is stopping; the tests were stopped");
+    else if (rc == 0)
+        rc = test_process_answer(out, out_len, exit_code, &report, &err);
+    free(out);
+    free(input);
+    json_decref(req);
+    ts->done(ts->ud, rc, report, &err);
+    json_decref(ts->row);
+    free(ts);
+    atomic_fetch_sub(&svc->tests_running, 1); /* last: service_free waits for it */
+    return NULL;
 }
 
-int service_task_test(struct service *svc, const char *ref, json_t **report, struct err *err)
+int service_task_test(struct service *svc, const char *ref, service_test_fn done, void *ud,
+                      struct err *err)
 {
-    *report = NULL;
     json_t *row = NULL;
-    struct task *t = NULL;
-    struct task_prepared *tp = NULL;
     int rc = service_task_get(svc, ref, &row, err);
-    if (rc == 0)
-        rc = task_for_tests(row, &t, err);
-    if (rc == 0)
-        rc = task_prepare(t, NULL, &tp, err); /* takes t */
-    if (rc == 0) {
-        struct test_arg a = {tp, NULL};
-        rc = svc_with_engine(svc, test_fn, &a, false, err);
-        *report = a.report;
+    if (rc < 0)
+        return rc;
+    int limit = svc->cfg->workers.count > 0 ? (int)svc->cfg->workers.count : 2;
+    if (atomic_fetch_add(&svc->tests_running, 1) >= limit) {
+        atomic_fetch_sub(&svc->tests_running, 1);
+        json_decref(row);
+        return err_set(err, E_BUSY,
+                       "this node already runs %d test sessions (workers.count); retry in a "
+                       "moment",
+                       limit);
     }
-    task_prepared_free(tp);
-    json_decref(row);
-    return rc;
+    struct test_session *ts = xcalloc(1, sizeof(*ts));
+    *ts = (struct test_session){svc, row, done, ud};
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&th, &attr, test_session_main, ts);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_fetch_sub(&svc->tests_running, 1);
+        json_decref(row);
+        free(ts);
+        return err_set(err, E_UNAVAILABLE, "cannot start a test session: %s", strerror(rc));
+    }
+    return 0;
 }

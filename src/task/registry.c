@@ -8,6 +8,7 @@
 #include "task/task.h"
 #include "util/err.h"
 #include "util/fs.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -122,5 +123,43 @@ int registry_sync_paths(struct store *st, const char *const *paths, size_t npath
         return rc;
     }
     *report = r;
+    return 0;
+}
+
+int registry_task_for_tests(const json_t *row, struct task **out, struct err *err)
+{
+    *out = NULL;
+    const char *path = jsonx_str(row, "path");
+    if (path && *path && registry_is_task_path(path))
+        return task_load(path, out, err);
+    const char *code = jsonx_str(row, "sourceCode");
+    const json_t *meta = json_object_get(row, "metadata");
+    json_t *in = json_object_get(row, "inputSchema"), *outs = json_object_get(row, "outputSchema");
+    struct task_parts parts = {
+        .metadata = meta,
+        .code = code,
+        .code_len = code ? strlen(code) : 0,
+        .input_schema = json_is_null(in) ? NULL : in,
+        .output_schema = json_is_null(outs) ? NULL : outs,
+    };
+    struct task *t = NULL;
+    int rc = task_from_parts(&parts, &t, err);
+    if (rc < 0)
+        return rc;
+    const json_t *tests = json_object_get(meta, "tests");
+    size_t n = json_array_size(tests);
+    if (n > TASK_MAX_TESTS)
+        n = TASK_MAX_TESTS;
+    if (n) {
+        free(t->tests);
+        t->tests = xcalloc(n, sizeof(*t->tests));
+        for (size_t i = 0; i < n; i++) {
+            t->tests[i].name = xasprintf("test-%03zu.json", i + 1);
+            t->tests[i].data = jsonx_dumps(json_array_get(tests, i));
+            t->tests[i].len = strlen(t->tests[i].data);
+        }
+        t->ntests = n;
+    }
+    *out = t;
     return 0;
 }

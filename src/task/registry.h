@@ -35,4 +35,9 @@ int registry_sync_paths(struct store *st, const char *const *paths, size_t npath
 /* True if path looks like a task (folder with metadata.json, or a file ending in .zip). */
 bool registry_is_task_path(const char *path);
 
+/* The task a stored row (the API shape of a task) stands for, with its tests: a registry
+ * task from its folder (path), else one built from sourceCode, metadata and the schemas
+ * with the "tests" array of its metadata as its test files. */
+int registry_task_for_tests(const json_t *row, struct task **out, struct err *err);
+
 #endif

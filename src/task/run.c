@@ -69,6 +69,41 @@ void task_engine_options(const struct config *cfg, struct engine_options *opts)
         opts->user_agent = cfg->http.user_agent;
 }
 
+json_t *task_engine_options_json(const struct engine_options *o)
+{
+    json_t *j =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "timeoutMs", (json_int_t)o->timeout_ms,
+                  "memoryLimitBytes", (json_int_t)o->memory_limit_bytes, "outputLimitBytes",
+                  (json_int_t)o->output_limit_bytes, "logMaxBytes", (json_int_t)o->log_max_bytes,
+                  "fetchTimeoutMs", (json_int_t)o->fetch_timeout_ms, "fetchMaxRedirects",
+                  (json_int_t)o->fetch_max_redirects, "fetchMaxResponseBytes",
+                  (json_int_t)o->fetch_max_response_bytes);
+    if (o->user_agent)
+        json_object_set_new(j, "userAgent", json_string(o->user_agent));
+    return j;
+}
+
+void task_engine_options_from_json(const json_t *j, struct engine_options *o)
+{
+    engine_options_init(o);
+    long long v;
+    if (jsonx_int(j, "timeoutMs", &v) == 0)
+        o->timeout_ms = v;
+    if (jsonx_int(j, "memoryLimitBytes", &v) == 0)
+        o->memory_limit_bytes = (size_t)v;
+    if (jsonx_int(j, "outputLimitBytes", &v) == 0)
+        o->output_limit_bytes = (size_t)v;
+    if (jsonx_int(j, "logMaxBytes", &v) == 0)
+        o->log_max_bytes = (size_t)v;
+    if (jsonx_int(j, "fetchTimeoutMs", &v) == 0)
+        o->fetch_timeout_ms = v;
+    if (jsonx_int(j, "fetchMaxRedirects", &v) == 0)
+        o->fetch_max_redirects = (long)v;
+    if (jsonx_int(j, "fetchMaxResponseBytes", &v) == 0)
+        o->fetch_max_response_bytes = (size_t)v;
+    o->user_agent = jsonx_str(j, "userAgent");
+}
+
 void task_run_result_free(struct task_run_result *r)
 {
     if (!r)

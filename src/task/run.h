@@ -76,6 +76,13 @@ void task_run_result_free(struct task_run_result *r);
 
 /* Engine options from the configuration's execution.* and http.* keys (limits, fetch). */
 void task_engine_options(const struct config *cfg, struct engine_options *opts);
+/* The limits of opts as JSON ({timeoutMs, memoryLimitBytes, outputLimitBytes, logMaxBytes,
+ * fetchTimeoutMs, fetchMaxRedirects, fetchMaxResponseBytes, userAgent?}), for a process
+ * that builds its engine from them (a worker, a test run); owned. */
+json_t *task_engine_options_json(const struct engine_options *opts);
+/* The other way: engine_options_init, then each limit j carries. opts->user_agent borrows
+ * from j. */
+void task_engine_options_from_json(const json_t *j, struct engine_options *opts);
 /* A one-line description of a failed result: "ValidationError: input does not match ..." */
 const char *task_run_error_message(const struct task_run_result *r);
 

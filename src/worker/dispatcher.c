@@ -1117,15 +1117,8 @@ int dispatcher_new_with(uv_loop_t *loop, struct store *store, const struct confi
 
     struct engine_options eo;
     task_engine_options(cfg, &eo);
-    json_t *engine =
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "timeoutMs",
-                  (json_int_t)eo.timeout_ms, "memoryLimitBytes", (json_int_t)eo.memory_limit_bytes,
-                  "outputLimitBytes", (json_int_t)eo.output_limit_bytes, "logMaxBytes",
-                  (json_int_t)eo.log_max_bytes, "fetchTimeoutMs", (json_int_t)eo.fetch_timeout_ms,
-                  "fetchMaxRedirects", (json_int_t)eo.fetch_max_redirects, "fetchMaxResponseBytes",
-                  (json_int_t)eo.fetch_max_response_bytes, "prewarm", 1);
-    if (eo.user_agent)
-        json_object_set_new(engine, "userAgent", json_string(eo.user_agent));
+    json_t *engine = task_engine_options_json(&eo);
+    json_object_set_new(engine, "prewarm", json_true());
     d->workers_json = json_array();
     d->init = json_pack("{s:o, s:I, s:b}", "engine", engine, "maxConcurrentRuns",
                         (json_int_t)cfg->workers.max_concurrent_runs, "validateSchemas",

@@ -510,24 +510,8 @@ static void on_run(struct wproc *w, const struct ipc_frame *f)
 static int engine_from_init(struct wproc *w, const json_t *init, struct err *err)
 {
     struct engine_options o;
-    engine_options_init(&o);
     const json_t *e = json_object_get(init, "engine");
-    long long v;
-    if (jsonx_int(e, "timeoutMs", &v) == 0)
-        o.timeout_ms = v;
-    if (jsonx_int(e, "memoryLimitBytes", &v) == 0)
-        o.memory_limit_bytes = (size_t)v;
-    if (jsonx_int(e, "outputLimitBytes", &v) == 0)
-        o.output_limit_bytes = (size_t)v;
-    if (jsonx_int(e, "logMaxBytes", &v) == 0)
-        o.log_max_bytes = (size_t)v;
-    if (jsonx_int(e, "fetchTimeoutMs", &v) == 0)
-        o.fetch_timeout_ms = v;
-    if (jsonx_int(e, "fetchMaxRedirects", &v) == 0)
-        o.fetch_max_redirects = (long)v;
-    if (jsonx_int(e, "fetchMaxResponseBytes", &v) == 0)
-        o.fetch_max_response_bytes = (size_t)v;
-    o.user_agent = jsonx_str(e, "userAgent");
+    task_engine_options_from_json(e, &o);
     o.prewarm = jsonx_bool(e, "prewarm", true);
     w->validate = jsonx_bool(init, "validateSchemas", true);
     return engine_new(&w->loop, &o, &w->engine, err);

@@ -146,6 +146,33 @@ await test('POST /executions/{id}/cancel stops a direct run; its caller gets 409
   assert.match(again.body.message, /CANCELLED: only PENDING or RUNNING/);
 });
 
+await test('task tests run in their own processes: two at once, a third is a 503, a hung test ends at its timeout', async () => {
+  const slow = await post(`${api}/tasks`, { name: 'slow-tests', sourceCode: 'async (i) => { await new Promise((r) => setTimeout(r, i.ms)); return { ok: true }; }', metadata: { tests: [{ name: 'waits', input: { ms: 2500 }, expected_output: { ok: true } }] } });
+  assert.equal(slow.status, 201, JSON.stringify(slow.body));
+  const sessions = Promise.all([0, 1, 2].map(async (i) => {
+    await sleep(i * 200);
+    return post(`${api}/tasks/slow-tests/test`, {});
+  }));
+  // the sessions hold no HTTP thread: the server answers meanwhile
+  await sleep(800);
+  const t0 = Date.now();
+  assert.equal((await getJSON(`${api}/tasks/echo`)).status, 200);
+  assert.ok(Date.now() - t0 < 1000, 'the API answered while the tests ran');
+  const runs = await sessions;
+  const statuses = runs.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [200, 200, 503], JSON.stringify(runs.map((r) => r.body)));
+  for (const r of runs.filter((r) => r.status === 200)) assert.deepEqual([r.body.totals.total, r.body.totals.passed], [1, 1]);
+  assert.match(runs.find((r) => r.status === 503).body.message, /already runs 2 test sessions/);
+
+  const hung = await post(`${api}/tasks`, { name: 'hung-tests', sourceCode: '(i) => { for (;;) {} }', metadata: { timeout: 300, tests: [{ name: 'loops', input: {}, expected_output: {} }] } });
+  assert.equal(hung.status, 201, JSON.stringify(hung.body));
+  const r = await post(`${api}/tasks/hung-tests/test`, {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.tests[0].status, 'failed');
+  assert.match(JSON.stringify(r.body.tests[0]), /TimeoutError|timed out|time limit/i);
+  assert.equal((await getJSON(`${srv.base}/health`)).status, 200);
+});
+
 let drainJob;
 await test('SIGTERM drains: a running job finishes and the server exits 0', async () => {
   const q = await post(`${api}/jobs`, { taskId: 'async-delay', input: { delayMs: 1500, words: ['drain'] } });

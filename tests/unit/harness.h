@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/err.h"
+
 struct test_case {
     const char *name;
     void (*fn)(void);
@@ -69,6 +71,15 @@ const char *test_root(void);
         if (!a_ || !b_ || strcmp(a_, b_) != 0)                                  \
             test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
                       a_ ? a_ : "(null)", b_ ? b_ : "(null)");                  \
+    } while (0)
+
+/* CHECK that a call succeeded, showing the error message when it did not. */
+#define CHECK_OK(call, errp)                                                          \
+    do {                                                                              \
+        int rc_ = (call);                                                             \
+        if (rc_ < 0)                                                                  \
+            test_fail(__FILE__, __LINE__, "%s failed (%s): %s", #call, err_name(rc_), \
+                      (errp)->msg);                                                   \
     } while (0)
 
 #define CHECK_CONTAINS(hay, needle)                                                   \

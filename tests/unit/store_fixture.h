@@ -96,15 +96,6 @@ static struct store *fixture_open(const char *url)
     }                                                                    \
     static void name(struct store *st, const char *be, const char *url)
 
-/* CHECK that a call succeeded, showing the error message when it did not. */
-#define CHECK_OK(call, errp)                                                          \
-    do {                                                                              \
-        int rc_ = (call);                                                             \
-        if (rc_ < 0)                                                                  \
-            test_fail(__FILE__, __LINE__, "%s failed (%s): %s", #call, err_name(rc_), \
-                      (errp)->msg);                                                   \
-    } while (0)
-
 /* A task named name (created through the repository); returns its id, 0 on failure. */
 static int64_t fixture_task(struct store *st, const char *name)
 {

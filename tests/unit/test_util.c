@@ -2,11 +2,14 @@
 #include "harness.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/proc.h"
 #include "util/strbuf.h"
+#include "util/xalloc.h"
 #include "util/timeutil.h"
 #include "util/units.h"
 #include "util/uuid.h"
@@ -269,4 +272,64 @@ TEST(json_diff_is_readable)
     strbuf_release(&sb);
     json_decref(exp);
     json_decref(act);
+}
+
+/* ---- proc: a helper process with input, captured output and a deadline ---- */
+
+TEST(proc_feeds_stdin_and_captures_stdout)
+{
+    char *argv[] = {"cat", NULL};
+    /* more than a pipe holds, so writing and reading must interleave */
+    size_t n = 300000;
+    char *input = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        input[i] = (char)('a' + i % 26);
+    input[n] = '\0';
+    struct proc_run p = {.exe = "/bin/cat", .argv = argv, .input = input, .input_len = n};
+    char *out = NULL;
+    size_t len = 0;
+    int code = -1;
+    struct err err = {0};
+    CHECK_OK(proc_run_capture(&p, &out, &len, &code, &err), &err);
+    CHECK_INT_EQ(code, 0);
+    CHECK_INT_EQ(len, n);
+    CHECK(out && memcmp(out, input, n) == 0);
+    free(out);
+    free(input);
+}
+
+TEST(proc_reports_exit_status_and_failures)
+{
+    struct err err = {0};
+    char *out = NULL;
+    int code = -1;
+    char *sh3[] = {"sh", "-c", "echo partial; exit 3", NULL};
+    struct proc_run p = {.exe = "/bin/sh", .argv = sh3};
+    CHECK_OK(proc_run_capture(&p, &out, NULL, &code, &err), &err);
+    CHECK_INT_EQ(code, 3);
+    CHECK_STR_EQ(out, "partial\n");
+    free(out);
+
+    char *sleeper[] = {"sleep", "30", NULL};
+    p = (struct proc_run){.exe = "/bin/sleep", .argv = sleeper, .timeout_ms = 200};
+    int64_t t0 = time_mono_ms();
+    CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_TIMEOUT);
+    CHECK(time_mono_ms() - t0 < 5000);
+    CHECK_INT_EQ(code, 128 + 9); /* killed */
+    CHECK(out == NULL);
+    CHECK_CONTAINS(err.msg, "within 200 ms");
+
+    char *yes[] = {"yes", NULL};
+    p = (struct proc_run){.exe = "/usr/bin/yes", .argv = yes, .max_output_bytes = 10000};
+    CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_TOO_LARGE);
+    CHECK_CONTAINS(err.msg, "more than 10000 bytes");
+
+    atomic_bool stop = true;
+    p = (struct proc_run){.exe = "/bin/sleep", .argv = sleeper, .stop = &stop};
+    CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_CANCELLED);
+
+    char *none[] = {"none", NULL};
+    p = (struct proc_run){.exe = "/nonexistent/ratchet", .argv = none};
+    CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_IO);
+    CHECK_CONTAINS(err.msg, "/nonexistent/ratchet");
 }

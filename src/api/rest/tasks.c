@@ -179,12 +179,21 @@ static int tasks_execute(struct http_request *req, void *ud, struct err *err)
     return HTTP_PENDING;
 }
 
+/* A test session's answer, from its thread. */
+static void test_done(void *ud, int rc, json_t *report, const struct err *err)
+{
+    struct http_request *req = ud;
+    if (rc < 0)
+        http_respond_err(req, err, NULL);
+    else
+        http_respond_json(req, 200, report);
+}
+
 static int tasks_test(struct http_request *req, void *ud, struct err *err)
 {
     struct rest_api *api = ud;
-    json_t *report = NULL;
-    int rc = service_task_test(api->svc, http_request_param(req, "id"), &report, err);
-    return rc < 0 ? rc : http_respond_json(req, 200, report);
+    int rc = service_task_test(api->svc, http_request_param(req, "id"), test_done, req, err);
+    return rc < 0 ? rc : HTTP_PENDING;
 }
 
 #define V1 "/api/v1"
