@@ -466,9 +466,17 @@ TEST(metrics_count_requests_by_route_method_status)
     hresp_release(&r);
     http_get("POST", url(&f, "/tasks/7/execute"), NULL, &r);
     hresp_release(&r);
+    /* a request is counted when the server has finished with it, which may be a little
+     * after the client has its answer: wait for each */
     struct metric_wait w = {&f, "ratchet_http_requests_total{route=\"/api/v1/tasks/{id}/"
                                 "execute\",method=\"POST\",status=\"200\"} 1\n"};
     CHECK(wait_for(metrics_show, &w, 3000));
+    struct metric_wait w404 = {&f, "ratchet_http_requests_total{route=\"(unmatched)\",method="
+                                   "\"GET\",status=\"404\"} 1\n"};
+    CHECK(wait_for(metrics_show, &w404, 3000));
+    struct metric_wait w200 = {&f, "ratchet_http_requests_total{route=\"/api/v1/public\","
+                                   "method=\"GET\",status=\"200\"} 2\n"};
+    CHECK(wait_for(metrics_show, &w200, 3000));
     http_get("GET", url(&f, "/metrics"), NULL, &r);
     CHECK_INT_EQ(r.status, 200);
     CHECK_STR_EQ(hresp_header(&r, "Content-Type"), METRICS_CONTENT_TYPE);
