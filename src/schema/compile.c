@@ -643,6 +643,18 @@ static bool array_only(const struct sk_node *n)
     return true;
 }
 
+/* The jansson types a "type" mask accepts without a closer look: a real counts only when both
+ * "integer" and "number" are allowed (otherwise its fraction decides). */
+static uint8_t node_jtypes(unsigned type_mask)
+{
+    uint8_t m = sk_jtypes(type_mask);
+    if (!(type_mask & SK_T_INTEGER))
+        m &= (uint8_t) ~(1u << JSON_INTEGER);
+    if ((type_mask & SK_T_NUMERIC) != SK_T_NUMERIC)
+        m &= (uint8_t) ~(1u << JSON_REAL);
+    return m;
+}
+
 /* Shapes for the fast path, and forwarding of schemas that are only a "$ref". */
 static void finish_nodes(struct schema *s)
 {
@@ -671,6 +683,17 @@ static void finish_nodes(struct schema *s)
              hops++)
             t = t->kws[0].u.sub;
         n->fast = t;
+    }
+    for (size_t i = 0; i < s->nodes.n; i++) {
+        struct sk_node *n = s->nodes.v[i];
+        n->jt_ok = n->boolean == 0 ? 0 : node_jtypes(n->type_mask);
+        for (uint32_t k = 0; k < n->nkw; k++) {
+            if (n->kws[k].op != OP_PROPS)
+                continue;
+            struct sk_props *p = n->kws[k].u.props;
+            for (size_t j = 0; j < p->nprops; j++)
+                p->props[j].fast = p->props[j].node ? p->props[j].node->fast : NULL;
+        }
     }
 }
 
