@@ -46,6 +46,32 @@ static inline bool fast_scalar_kw(const struct sk_node *n, const struct sk_kw *k
     }
 }
 
+static inline bool fast_range(const struct sk_range *r, const json_t *v, unsigned jt,
+                              const struct jview *jv)
+{
+    if (jt == JSON_INTEGER) {
+        json_int_t x = JV_AT(v, jv->int_value, json_int_t);
+        return x >= r->ilo && x <= r->ihi;
+    }
+    if (jt == JSON_REAL) {
+        double d = JV_AT(v, jv->real_value, double);
+        return (r->lo_excl ? d > r->dlo : d >= r->dlo) && (r->hi_excl ? d < r->dhi : d <= r->dhi);
+    }
+    return true;
+}
+
+/* A code point takes 1 to 4 bytes: the byte length often decides without counting. */
+static inline bool fast_length(const struct sk_node *n, const json_t *v, struct vctx *c)
+{
+    size_t blen = JR_STR_LEN(c->jv, v), min = n->leaf.length.min, max = n->leaf.length.max;
+    if (blen <= max && blen / 4 >= min)
+        return true;
+    if (blen < min)
+        return false;
+    size_t cps = sk_utf8_length(JR_STR(c->jv, v), blen);
+    return cps >= min && cps <= max;
+}
+
 /* n (already forwarded through n->fast) on v: leaves here, the rest in fast_deep. */
 static inline __attribute__((always_inline)) bool fast_check(const struct sk_node *n,
                                                              const json_t *v, struct vctx *c)
@@ -57,6 +83,10 @@ static inline __attribute__((always_inline)) bool fast_check(const struct sk_nod
     case SK_SHAPE_BOOL:
     case SK_SHAPE_TYPE:
         return true;
+    case SK_SHAPE_RANGE:
+        return fast_range(&n->leaf.range, v, jt, c->jv);
+    case SK_SHAPE_LENGTH:
+        return jt != JSON_STRING || fast_length(n, v, c);
     case SK_SHAPE_SCALAR1:
         return !(n->kws[0].jtypes >> jt & 1) || fast_scalar_kw(n, &n->kws[0], v, c);
     default:

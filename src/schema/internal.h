@@ -285,6 +285,16 @@ enum sk_shape {
     SK_SHAPE_PROPS,   /* "type" and one properties op */
     SK_SHAPE_ITEMS,   /* "type" and one items op */
     SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems */
+    SK_SHAPE_RANGE,   /* "type" and at most one lower and one upper numeric bound: sk_node.range */
+    SK_SHAPE_LENGTH,  /* "type" and minLength and/or maxLength: sk_node.length */
+};
+
+/* Numeric bounds as one range: inclusive for integers, and as doubles (each exact, with its
+ * exclusiveness) for reals. */
+struct sk_range {
+    int64_t ilo, ihi;
+    double dlo, dhi;
+    bool lo_excl, hi_excl;
 };
 
 /* SK_T_* bits as jansson types (bit 1 << json_type): what a keyword applies to. Integers and
@@ -430,8 +440,14 @@ struct sk_node {
     bool scalar;       /* only checks of the value itself (no subschemas, no annotations) */
     uint8_t shape;     /* enum sk_shape: how the fast yes/no path evaluates it */
     const struct sk_node *fast; /* itself, or for a schema that is only a "$ref", its target */
-    bool filled;                /* compiled (nodes are created first, filled from a worklist) */
-    unsigned depth;             /* subschema nesting in its document */
+    union {
+        struct sk_range range; /* SK_SHAPE_RANGE */
+        struct {
+            size_t min, max; /* code points; max SIZE_MAX: none */
+        } length;            /* SK_SHAPE_LENGTH */
+    } leaf;
+    bool filled;    /* compiled (nodes are created first, filled from a worklist) */
+    unsigned depth; /* subschema nesting in its document */
     const json_t *json;
     struct sk_resource *res; /* the resource it belongs to (dynamic scope) */
     char *abs;               /* "uri#pointer" or NULL when the resource has no URI */
