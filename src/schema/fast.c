@@ -14,6 +14,26 @@
 #define NOINLINE __attribute__((noinline))
 
 static bool fast_deep(const struct sk_node *n, const json_t *v, unsigned jt, struct vctx *c);
+static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx *c);
+static bool fast_items(const struct sk_items *it, const json_t *inst, struct vctx *c);
+static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c);
+
+/* A node of one properties or items op, or of array ops only, its type already checked: one
+ * level deeper. */
+static inline bool fast_container(const struct sk_node *n, const json_t *v, unsigned jt,
+                                  struct vctx *c)
+{
+    if (!(n->kws[0].jtypes >> jt & 1))
+        return true; /* an array node's ops all apply to arrays */
+    if (c->depth >= c->max_depth)
+        return false;
+    c->depth++;
+    bool ok = n->shape == SK_SHAPE_PROPS   ? fast_props(n->kws[0].u.props, v, c)
+              : n->shape == SK_SHAPE_ITEMS ? fast_items(n->kws[0].u.items, v, c)
+                                           : fast_array(n, v, c);
+    c->depth--;
+    return ok;
+}
 
 /* The type check when "type" does not accept v's jansson type outright: a real with no
  * fractional part is an integer; a false schema accepts nothing. */
@@ -89,6 +109,10 @@ static inline __attribute__((always_inline)) bool fast_check(const struct sk_nod
         return jt != JSON_STRING || fast_length(n, v, c);
     case SK_SHAPE_SCALAR1:
         return !(n->kws[0].jtypes >> jt & 1) || fast_scalar_kw(n, &n->kws[0], v, c);
+    case SK_SHAPE_PROPS:
+    case SK_SHAPE_ITEMS:
+    case SK_SHAPE_ARRAY:
+        return fast_container(n, v, jt, c);
     default:
         return fast_deep(n, v, jt, c);
     }
@@ -240,7 +264,7 @@ static inline bool fast_unique_strings(const json_t *inst, struct vctx *c, bool 
 }
 
 /* An array node whose ops are items, minItems, maxItems and uniqueItems. */
-static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c)
+NOINLINE static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c)
 {
     size_t len = JR_ARR_LEN(c->jv, inst);
     bool ok = true;
@@ -301,11 +325,10 @@ static bool fast_ops(const struct sk_node *n, const json_t *v, unsigned jt, stru
     return ok;
 }
 
-/* Nodes with more than one check or with subschemas, their type already checked. */
+/* Nodes of several checks of the value, and general ones; their type already checked. */
 NOINLINE static bool fast_deep(const struct sk_node *n, const json_t *v, unsigned jt,
                                struct vctx *c)
 {
-    bool ok;
     if (n->shape == SK_SHAPE_SCALAR) {
         for (uint32_t i = 0; i < n->nkw; i++) {
             const struct sk_kw *k = &n->kws[i];
@@ -316,27 +339,10 @@ NOINLINE static bool fast_deep(const struct sk_node *n, const json_t *v, unsigne
     }
     if (n->collects)
         return sk_eval_node(n, v, c, NULL);
-    if (n->shape == SK_SHAPE_ARRAY ? jt != JSON_ARRAY : !n->nkw)
-        return true;
-    if ((n->shape == SK_SHAPE_PROPS || n->shape == SK_SHAPE_ITEMS) && !(n->kws[0].jtypes >> jt & 1))
-        return true;
     if (c->depth >= c->max_depth)
         return false;
     c->depth++;
-    switch (n->shape) {
-    case SK_SHAPE_PROPS:
-        ok = fast_props(n->kws[0].u.props, v, c);
-        break;
-    case SK_SHAPE_ITEMS:
-        ok = fast_items(n->kws[0].u.items, v, c);
-        break;
-    case SK_SHAPE_ARRAY:
-        ok = fast_array(n, v, c);
-        break;
-    default:
-        ok = fast_ops(n, v, jt, c);
-        break;
-    }
+    bool ok = fast_ops(n, v, jt, c);
     c->depth--;
     return ok;
 }
