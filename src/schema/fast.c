@@ -140,13 +140,24 @@ NOINLINE static bool fast_member_patterns(const struct sk_props *p, const char *
     return true;
 }
 
+/* The property named key, or NULL. */
 NOINLINE static const struct sk_prop *fast_find(const struct sk_props *p, const char *key,
-                                                size_t klen, uint64_t pre, size_t *hint)
+                                                size_t klen)
 {
-    const struct sk_prop *pr = props_find_pre(p, key, klen, pre, hint);
-    if (*hint >= p->nprops)
-        *hint = 0;
-    return pr;
+    size_t hint = 0;
+    return props_find_pre(p, key, klen, jr_key_prefix8(key, klen), &hint);
+}
+
+/* Whether a member's key is property pr: one masked word for names up to 8 bytes. */
+static inline bool fast_key_is(const struct sk_prop *pr, const char *key, size_t klen)
+{
+    uint64_t w;
+    if (klen != pr->len)
+        return false;
+    __builtin_memcpy(&w, key + pr->word_off, 8); /* keys are not aligned */
+    if ((w & pr->word_mask) != pr->word)
+        return false;
+    return klen <= 8 || prop_is(pr, key, klen, pr->prefix);
 }
 
 /* A large object and a few listed properties, nothing else: look each one up. */
@@ -172,7 +183,7 @@ static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx
     const struct jview *jv = c->jv;
     if (!p->npats && !p->additional && JR_OBJ_SIZE(jv, inst) > 4 * p->nprops + 8)
         return fast_props_lookup(p, inst, c);
-    const size_t nprops = p->nprops;
+    const bool nprops = p->nprops != 0;
     uint64_t found = 0;
     size_t hint = 0;
     const char *head = JR_HEAD(jv, inst);
@@ -183,17 +194,15 @@ static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx
         const char *key = JR_KEY(jv, it);
         size_t klen = JR_KEY_LEN(jv, it);
         const json_t *v = JR_VALUE(jv, it);
-        uint64_t pre = jr_key_prefix8(key, klen);
         const struct sk_prop *pr = NULL;
         if (nprops) {
             pr = &p->props[hint];
-            if (prop_is(pr, key, klen, pre))
-                hint = hint + 1 < nprops ? hint + 1 : 0;
-            else
-                pr = fast_find(p, key, klen, pre, &hint);
+            if (!fast_key_is(pr, key, klen))
+                pr = fast_find(p, key, klen);
         }
         bool matched = false;
         if (pr) {
+            hint = pr->next;
             found |= pr->required_bit;
             if (pr->node) {
                 if (!fast_check(pr->fast, v, c))

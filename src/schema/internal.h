@@ -331,6 +331,12 @@ struct sk_prop {
     const struct sk_node *fast; /* node->fast, for the fast path (set when compiling ends) */
     uint64_t required_bit;      /* 1 << required, or 0 */
     int required;               /* bit in sk_props.required_mask, or -1 */
+    /* The fast path's test of a member's key read through jview (little-endian): the word at
+     * key + word_off (the first 8 bytes, or for a shorter name the word ending at its last
+     * byte: the bytes before a key are its member's own fields), masked, equals word. */
+    int word_off;
+    uint64_t word_mask, word;
+    uint32_t next; /* the index of the property listed after it (wrapping) */
 };
 
 struct sk_pattern_prop {

@@ -569,6 +569,19 @@ static void prop_name(struct sk_prop *pr, const char *name, size_t len)
     pr->len = len;
     pr->prefix = sk_prefix8(name, len);
     pr->prefix2 = len > 8 ? sk_prefix8(name + 8, len - 8) : 0;
+    if (len >= 8) {
+        pr->word_off = 0;
+        pr->word_mask = ~0ULL;
+        pr->word = pr->prefix;
+    } else if (len) {
+        pr->word_off = (int)len - 8;
+        pr->word_mask = ~0ULL << (8 * (8 - len));
+        pr->word = pr->prefix << (8 * (8 - len));
+    } else {
+        pr->word_off = -8;
+        pr->word_mask = 0;
+        pr->word = 0;
+    }
 }
 
 static struct sk_prop *find_prop(struct sk_props *p, const char *name, size_t len)
@@ -640,6 +653,8 @@ static int kc_props(struct nb *b, const char *kw, const json_t *v)
             return -E_INVALID;
     }
     fold_required(b, p, cap);
+    for (size_t i = 0; i < p->nprops; i++)
+        p->props[i].next = i + 1 < p->nprops ? (uint32_t)i + 1 : 0;
     /* more than a few names: an index over (length, first 8 bytes) */
     if (p->nprops > 8) {
         size_t tcap = 16;

@@ -330,6 +330,10 @@ struct edge_case {
     "\"string\"}, \"abcdefghijklmnop\": {\"type\": \"null\"}, \"abcdefghijklmnopq\": {\"type\": " \
     "\"boolean\"}}, \"required\": [\"abcdefgh\"], \"additionalProperties\": false}"
 
+#define SHORT_NAMES                                                                  \
+    "{\"properties\": {\"\": {\"type\": \"null\"}, \"a\": {\"type\": \"integer\"}, " \
+    "\"abcdefg\": {\"type\": \"string\"}}, \"additionalProperties\": false}"
+
 static const struct edge_case edge_cases[] = {
     {"{\"minimum\": 1.5}", "1", false},
     {"{\"minimum\": 1.5}", "2", true},
@@ -373,6 +377,12 @@ static const struct edge_case edge_cases[] = {
     {NAMES, "{\"abcdefgh\": 1, \"abcdefghj\": \"x\"}", false},
     {NAMES, "{\"abcdefghi\": \"x\"}", false},
     {NAMES, "{\"abcdefgh\": 1, \"abcdefghijklmnopq\": 1}", false},
+    {SHORT_NAMES, "{\"abcdefg\": \"x\", \"\": null, \"a\": 1}", true},
+    {SHORT_NAMES, "{\"\": 1}", false},
+    {SHORT_NAMES, "{\"b\": 1}", false},
+    {SHORT_NAMES, "{\"abcdefh\": \"x\"}", false},
+    {SHORT_NAMES, "{\"abcdef\": \"x\"}", false},
+    {SHORT_NAMES, "{\"a\": 1, \"abcdefg\": 1}", false},
 };
 
 TEST(fast_forms_agree_at_their_edges)
