@@ -632,7 +632,9 @@ static int compile_dynamic(struct cctx *cc)
     return 0;
 }
 
-static bool array_only(const struct sk_node *n)
+/* Whether n has array ops only (items, minItems, maxItems, uniqueItems): they go into its
+ * leaf. */
+static bool array_only(struct sk_node *n)
 {
     if (n->collects)
         return false;
@@ -640,6 +642,19 @@ static bool array_only(const struct sk_node *n)
         unsigned op = n->kws[i].op;
         if (op != OP_ITEMS && op != OP_MIN_ITEMS && op != OP_MAX_ITEMS && op != OP_UNIQUE_ITEMS)
             return false;
+    }
+    n->leaf.array.min = 0;
+    n->leaf.array.max = SIZE_MAX;
+    for (size_t i = 0; i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        if (k->op == OP_MIN_ITEMS)
+            n->leaf.array.min = k->u.count;
+        else if (k->op == OP_MAX_ITEMS)
+            n->leaf.array.max = k->u.count;
+        else if (k->op == OP_ITEMS)
+            n->leaf.array.items = k->u.items;
+        else
+            n->leaf.array.unique = k;
     }
     return true;
 }

@@ -272,33 +272,24 @@ static inline bool fast_unique_strings(const json_t *inst, struct vctx *c, bool 
     return true;
 }
 
-/* An array node whose ops are items, minItems, maxItems and uniqueItems. */
+/* uniqueItems (k) of node n on an array of two or more items. */
+static bool fast_unique(const struct sk_node *n, const struct sk_kw *k, const json_t *inst,
+                        struct vctx *c)
+{
+    bool handled;
+    bool ok = fast_unique_strings(inst, c, &handled);
+    return handled ? ok : sk_eval_kw(n, k, inst, c);
+}
+
+/* An array node whose ops are items, minItems, maxItems and uniqueItems (its leaf). */
 NOINLINE static bool fast_array(const struct sk_node *n, const json_t *inst, struct vctx *c)
 {
     size_t len = JR_ARR_LEN(c->jv, inst);
-    bool ok = true;
-    for (uint32_t i = 0; ok && i < n->nkw; i++) {
-        const struct sk_kw *k = &n->kws[i];
-        switch (k->op) {
-        case OP_MIN_ITEMS:
-            ok = len >= k->u.count;
-            break;
-        case OP_MAX_ITEMS:
-            ok = len <= k->u.count;
-            break;
-        case OP_ITEMS:
-            ok = fast_items(k->u.items, inst, c);
-            break;
-        default: { /* uniqueItems */
-            bool handled;
-            ok = len < 2 || fast_unique_strings(inst, c, &handled);
-            if (len >= 2 && !handled)
-                ok = sk_eval_kw(n, k, inst, c);
-            break;
-        }
-        }
-    }
-    return ok;
+    if (len < n->leaf.array.min || len > n->leaf.array.max)
+        return false;
+    if (n->leaf.array.items && !fast_items(n->leaf.array.items, inst, c))
+        return false;
+    return !n->leaf.array.unique || len < 2 || fast_unique(n, n->leaf.array.unique, inst, c);
 }
 
 /* Any other node, its type already checked. */
@@ -319,13 +310,9 @@ static bool fast_ops(const struct sk_node *n, const json_t *v, unsigned jt, stru
         case OP_REF:
             ok = fast_child(k->u.sub, v, c);
             break;
-        case OP_UNIQUE_ITEMS: {
-            bool handled;
-            ok = fast_unique_strings(v, c, &handled);
-            if (!handled)
-                ok = sk_eval_kw(n, k, v, c);
+        case OP_UNIQUE_ITEMS:
+            ok = fast_unique(n, k, v, c);
             break;
-        }
         default:
             ok = sk_eval_kw(n, k, v, c);
             break;

@@ -284,7 +284,7 @@ enum sk_shape {
     SK_SHAPE_SCALAR1, /* "type" and one check of the value itself */
     SK_SHAPE_PROPS,   /* "type" and one properties op */
     SK_SHAPE_ITEMS,   /* "type" and one items op */
-    SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems */
+    SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems (leaf) */
     SK_SHAPE_RANGE,   /* "type" and at most one lower and one upper numeric bound: sk_node.range */
     SK_SHAPE_LENGTH,  /* "type" and minLength and/or maxLength: sk_node.length */
 };
@@ -451,6 +451,11 @@ struct sk_node {
         struct {
             size_t min, max; /* code points; max SIZE_MAX: none */
         } length;            /* SK_SHAPE_LENGTH */
+        struct {
+            size_t min, max;              /* minItems, maxItems (SIZE_MAX: none) */
+            const struct sk_items *items; /* NULL: none */
+            const struct sk_kw *unique;   /* uniqueItems, or NULL */
+        } array;                          /* SK_SHAPE_ARRAY */
     } leaf;
     bool filled;    /* compiled (nodes are created first, filled from a worklist) */
     unsigned depth; /* subschema nesting in its document */
