@@ -207,6 +207,8 @@ static bool fast_props(const struct sk_props *p, const json_t *inst, struct vctx
             if (pr->node) {
                 if (!fast_check(pr->fast, v, c))
                     return false;
+                if (!p->npats)
+                    continue; /* nothing else applies to it */
                 matched = true;
             }
         }
