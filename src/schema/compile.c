@@ -5,6 +5,7 @@
  * the document against its metaschema. References resolve against the compiled document, the
  * caller's registry and the built-in metaschemas only; one that does not is an error here.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -631,7 +632,9 @@ static int compile_dynamic(struct cctx *cc)
     return 0;
 }
 
-static bool array_only(const struct sk_node *n)
+/* Whether n has array ops only (items, minItems, maxItems, uniqueItems): they go into its
+ * leaf. */
+static bool array_only(struct sk_node *n)
 {
     if (n->collects)
         return false;
@@ -640,7 +643,102 @@ static bool array_only(const struct sk_node *n)
         if (op != OP_ITEMS && op != OP_MIN_ITEMS && op != OP_MAX_ITEMS && op != OP_UNIQUE_ITEMS)
             return false;
     }
+    n->leaf.array.min = 0;
+    n->leaf.array.max = SIZE_MAX;
+    for (size_t i = 0; i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        if (k->op == OP_MIN_ITEMS)
+            n->leaf.array.min = k->u.count;
+        else if (k->op == OP_MAX_ITEMS)
+            n->leaf.array.max = k->u.count;
+        else if (k->op == OP_ITEMS)
+            n->leaf.array.items = k->u.items;
+        else
+            n->leaf.array.unique = k;
+    }
     return true;
+}
+
+/* The jansson types a "type" mask accepts without a closer look: a real counts only when both
+ * "integer" and "number" are allowed (otherwise its fraction decides). */
+static uint8_t node_jtypes(unsigned type_mask)
+{
+    uint8_t m = sk_jtypes(type_mask);
+    if (!(type_mask & SK_T_INTEGER))
+        m &= (uint8_t) ~(1u << JSON_INTEGER);
+    if ((type_mask & SK_T_NUMERIC) != SK_T_NUMERIC)
+        m &= (uint8_t) ~(1u << JSON_REAL);
+    return m;
+}
+
+/* Folds one numeric bound into r (*sides: the sides already bounded). False when the range
+ * cannot say it exactly: a second bound on one side, or an integer bound past 2^53 (reals
+ * could not be compared with it as doubles). */
+static bool range_add(struct sk_range *r, const struct sk_kw *k, unsigned *sides)
+{
+    const struct sk_num *b = &k->u.num;
+    bool lower = k->op == OP_MINIMUM || k->op == OP_EXCL_MINIMUM;
+    bool excl = k->op == OP_EXCL_MINIMUM || k->op == OP_EXCL_MAXIMUM;
+    unsigned side = lower ? 1 : 2;
+    if ((*sides & side) || !b->d_exact || !(b->d > -9e18 && b->d < 9e18))
+        return false;
+    *sides |= side;
+    /* the integers x with x >= d are those >= ceil(d); x > d: >= floor(d) + 1; and so on */
+    double ib =
+        lower ? (excl ? floor(b->d) + 1 : ceil(b->d)) : (excl ? ceil(b->d) - 1 : floor(b->d));
+    int64_t v = b->is_int ? b->i + (excl ? (lower ? 1 : -1) : 0) : (int64_t)ib;
+    if (lower) {
+        r->ilo = v;
+        r->dlo = b->d;
+        r->lo_excl = excl;
+    } else {
+        r->ihi = v;
+        r->dhi = b->d;
+        r->hi_excl = excl;
+    }
+    return true;
+}
+
+/* SK_SHAPE_RANGE or SK_SHAPE_LENGTH for a node of numeric bounds or string lengths only (its
+ * leaf filled in), else SK_SHAPE_GENERAL. */
+static uint8_t leaf_shape(struct sk_node *n)
+{
+    struct sk_range r = {INT64_MIN, INT64_MAX, -INFINITY, INFINITY, false, false};
+    size_t min = 0, max = SIZE_MAX;
+    unsigned sides = 0, nlen = 0, nnum = 0;
+    for (uint32_t i = 0; i < n->nkw; i++) {
+        const struct sk_kw *k = &n->kws[i];
+        switch (k->op) {
+        case OP_MINIMUM:
+        case OP_EXCL_MINIMUM:
+        case OP_MAXIMUM:
+        case OP_EXCL_MAXIMUM:
+            if (!range_add(&r, k, &sides))
+                return SK_SHAPE_GENERAL;
+            nnum++;
+            break;
+        case OP_MIN_LENGTH:
+            min = k->u.count;
+            nlen++;
+            break;
+        case OP_MAX_LENGTH:
+            max = k->u.count;
+            nlen++;
+            break;
+        default:
+            return SK_SHAPE_GENERAL;
+        }
+    }
+    if (nnum && !nlen) {
+        n->leaf.range = r;
+        return SK_SHAPE_RANGE;
+    }
+    if (nlen && !nnum) {
+        n->leaf.length.min = min;
+        n->leaf.length.max = max;
+        return SK_SHAPE_LENGTH;
+    }
+    return SK_SHAPE_GENERAL;
 }
 
 /* Shapes for the fast path, and forwarding of schemas that are only a "$ref". */
@@ -653,9 +751,11 @@ static void finish_nodes(struct schema *s)
             n->shape = SK_SHAPE_BOOL;
         else if (!n->nkw)
             n->shape = SK_SHAPE_TYPE;
-        else if (n->scalar)
-            n->shape = n->nkw == 1 ? SK_SHAPE_SCALAR1 : SK_SHAPE_SCALAR;
-        else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_PROPS)
+        else if (n->scalar) {
+            n->shape = leaf_shape(n);
+            if (n->shape == SK_SHAPE_GENERAL)
+                n->shape = n->nkw == 1 ? SK_SHAPE_SCALAR1 : SK_SHAPE_SCALAR;
+        } else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_PROPS)
             n->shape = SK_SHAPE_PROPS;
         else if (n->nkw == 1 && !n->collects && n->kws[0].op == OP_ITEMS)
             n->shape = SK_SHAPE_ITEMS;
@@ -671,6 +771,17 @@ static void finish_nodes(struct schema *s)
              hops++)
             t = t->kws[0].u.sub;
         n->fast = t;
+    }
+    for (size_t i = 0; i < s->nodes.n; i++) {
+        struct sk_node *n = s->nodes.v[i];
+        n->jt_ok = n->boolean == 0 ? 0 : node_jtypes(n->type_mask);
+        for (uint32_t k = 0; k < n->nkw; k++) {
+            if (n->kws[k].op != OP_PROPS)
+                continue;
+            struct sk_props *p = n->kws[k].u.props;
+            for (size_t j = 0; j < p->nprops; j++)
+                p->props[j].fast = p->props[j].node ? p->props[j].node->fast : NULL;
+        }
     }
 }
 

@@ -36,8 +36,6 @@ struct annot;
 /* The general evaluator (validate.c). ann may be NULL; eval_kw runs one keyword op. */
 bool sk_eval_node(const struct sk_node *n, const json_t *inst, struct vctx *c, struct annot *ann);
 bool sk_eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *inst, struct vctx *c);
-/* A node of scalar checks only, yes/no. */
-bool sk_eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c);
 /* The fast path (fast.c): yes/no for n on v; needs !c->errors, no annotations, a verified
  * jview and a schema without dynamic references. */
 bool sk_fast_validate(const struct sk_node *n, const json_t *v, struct vctx *c);
@@ -67,6 +65,20 @@ static inline pcre2_match_data *match_data(struct vctx *c)
     return c->md;
 }
 
+/* Whether a member named key (len bytes, pre its sk_prefix8) is property pr: names up to 16
+ * bytes compare as two words. */
+static inline bool prop_is(const struct sk_prop *pr, const char *key, size_t len, uint64_t pre)
+{
+    if (pr->prefix != pre || pr->len != len)
+        return false;
+    if (len <= 8)
+        return true;
+    if (len <= 16)
+        return pr->prefix2 == sk_prefix8_second(key, len);
+    return memcmp(pr->name + 16, key + 16, len - 16) == 0 &&
+           pr->prefix2 == sk_prefix8_second(key, 16);
+}
+
 /* Finds key among the listed names. *hint is where the last match was: members usually come
  * in the order the schema lists them, so the scan starts just after it. */
 static inline __attribute__((always_inline)) const struct sk_prop *
@@ -78,8 +90,7 @@ props_find_pre(const struct sk_props *p, const char *key, size_t len, uint64_t p
             if (i >= n)
                 i = 0;
             const struct sk_prop *pr = &p->props[i];
-            if (pr->prefix == pre && pr->len == len &&
-                (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0)) {
+            if (prop_is(pr, key, len, pre)) {
                 *hint = i + 1;
                 return pr;
             }
@@ -92,8 +103,7 @@ props_find_pre(const struct sk_props *p, const char *key, size_t len, uint64_t p
         if (!e)
             return NULL;
         const struct sk_prop *pr = &p->props[e - 1];
-        if (pr->prefix == pre && pr->len == len &&
-            (len <= 8 || memcmp(pr->name + 8, key + 8, len - 8) == 0))
+        if (prop_is(pr, key, len, pre))
             return pr;
     }
 }

@@ -127,6 +127,18 @@ static inline uint64_t sk_prefix8(const char *s, size_t len)
     }
     return len ? (uint64_t)(unsigned char)s[0] : 0;
 }
+/* Bytes 8 to len - 1 of s (9 <= len <= 16) as one word, zero padded: sk_prefix8(s + 8, len - 8)
+ * with a single load (the word ending at the last byte, shifted down). */
+static inline uint64_t sk_prefix8_second(const char *s, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    __builtin_memcpy(&w, s + len - 8, 8);
+    return w >> (8 * (16 - len));
+#else
+    return sk_prefix8(s + 8, len - 8);
+#endif
+}
 static inline uint64_t sk_prefix_hash(uint64_t prefix, size_t len)
 {
     uint64_t h = prefix ^ (len * 0x9e3779b97f4a7c15ULL);
@@ -272,8 +284,32 @@ enum sk_shape {
     SK_SHAPE_SCALAR1, /* "type" and one check of the value itself */
     SK_SHAPE_PROPS,   /* "type" and one properties op */
     SK_SHAPE_ITEMS,   /* "type" and one items op */
-    SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems */
+    SK_SHAPE_ARRAY,   /* "type" and array ops only: items, min/maxItems, uniqueItems (leaf) */
+    SK_SHAPE_RANGE,   /* "type" and at most one lower and one upper numeric bound: sk_node.range */
+    SK_SHAPE_LENGTH,  /* "type" and minLength and/or maxLength: sk_node.length */
 };
+
+/* Numeric bounds as one range: inclusive for integers, and as doubles (each exact, with its
+ * exclusiveness) for reals. */
+struct sk_range {
+    int64_t ilo, ihi;
+    double dlo, dhi;
+    bool lo_excl, hi_excl;
+};
+
+/* SK_T_* bits as jansson types (bit 1 << json_type): what a keyword applies to. Integers and
+ * numbers come together: a real may be either, so a mask with only one of them maps to both. */
+static inline uint8_t sk_jtypes(unsigned types)
+{
+    unsigned m = 0;
+    m |= types & SK_T_OBJECT ? 1u << JSON_OBJECT : 0;
+    m |= types & SK_T_ARRAY ? 1u << JSON_ARRAY : 0;
+    m |= types & SK_T_STRING ? 1u << JSON_STRING : 0;
+    m |= types & SK_T_NUMERIC ? 1u << JSON_INTEGER | 1u << JSON_REAL : 0;
+    m |= types & SK_T_BOOLEAN ? 1u << JSON_TRUE | 1u << JSON_FALSE : 0;
+    m |= types & SK_T_NULL ? 1u << JSON_NULL : 0;
+    return (uint8_t)m;
+}
 
 /* Ops that only look at the value itself (no subschema, no annotation). */
 static inline bool sk_op_is_scalar(unsigned op)
@@ -289,9 +325,18 @@ struct sk_str {
 struct sk_prop {
     const char *name; /* key in the schema document */
     size_t len;
-    uint64_t prefix;      /* the first 8 bytes of the name, zero padded: most names differ there */
-    struct sk_node *node; /* NULL: only listed in "required" */
-    int required;         /* bit in sk_props.required_mask, or -1 */
+    uint64_t prefix;  /* the first 8 bytes of the name, zero padded: most names differ there */
+    uint64_t prefix2; /* bytes 8 to 15, zero padded: names up to 16 bytes compare as two words */
+    struct sk_node *node;       /* NULL: only listed in "required" */
+    const struct sk_node *fast; /* node->fast, for the fast path (set when compiling ends) */
+    uint64_t required_bit;      /* 1 << required, or 0 */
+    int required;               /* bit in sk_props.required_mask, or -1 */
+    /* The fast path's test of a member's key read through jview (little-endian): the word at
+     * key + word_off (the first 8 bytes, or for a shorter name the word ending at its last
+     * byte: the bytes before a key are its member's own fields), masked, equals word. */
+    int word_off;
+    uint64_t word_mask, word;
+    uint32_t next; /* the index of the property listed after it (wrapping) */
 };
 
 struct sk_pattern_prop {
@@ -360,6 +405,7 @@ struct sk_dynref {
 struct sk_kw {
     uint8_t op;       /* enum sk_op */
     uint8_t types;    /* instance types the op applies to */
+    uint8_t jtypes;   /* the same as jansson types (sk_jtypes) */
     const char *name; /* keyword name, for locations */
     union {
         const json_t *value; /* const */
@@ -393,13 +439,26 @@ struct sk_node {
     struct sk_kw *kws;
     uint32_t nkw;
     uint8_t type_mask; /* "type" (SK_T_ANY without one), checked before the ops */
+    uint8_t jt_ok;     /* jansson types (1 << json_type) the node's type accepts outright: a real
+                          may need a look at its fraction, a false schema accepts none */
     int8_t boolean;    /* -1: an object schema; 0/1: the false/true schema */
     bool collects;     /* has unevaluated*: gathers annotations from its in-place keywords */
     bool scalar;       /* only checks of the value itself (no subschemas, no annotations) */
     uint8_t shape;     /* enum sk_shape: how the fast yes/no path evaluates it */
     const struct sk_node *fast; /* itself, or for a schema that is only a "$ref", its target */
-    bool filled;                /* compiled (nodes are created first, filled from a worklist) */
-    unsigned depth;             /* subschema nesting in its document */
+    union {
+        struct sk_range range; /* SK_SHAPE_RANGE */
+        struct {
+            size_t min, max; /* code points; max SIZE_MAX: none */
+        } length;            /* SK_SHAPE_LENGTH */
+        struct {
+            size_t min, max;              /* minItems, maxItems (SIZE_MAX: none) */
+            const struct sk_items *items; /* NULL: none */
+            const struct sk_kw *unique;   /* uniqueItems, or NULL */
+        } array;                          /* SK_SHAPE_ARRAY */
+    } leaf;
+    bool filled;    /* compiled (nodes are created first, filled from a worklist) */
+    unsigned depth; /* subschema nesting in its document */
     const json_t *json;
     struct sk_resource *res; /* the resource it belongs to (dynamic scope) */
     char *abs;               /* "uri#pointer" or NULL when the resource has no URI */

@@ -173,6 +173,8 @@ static bool probe_objects(struct jview *v)
 void jview_probe(struct jview *v)
 {
     memset(v, 0, sizeof(*v));
-    bool ok = probe_strings(v) && probe_numbers(v) && probe_arrays(v) && probe_objects(v);
+    /* keys are also read as little-endian words (jr_key_prefix8, the fast path's key test) */
+    bool ok = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && probe_strings(v) && probe_numbers(v) &&
+              probe_arrays(v) && probe_objects(v);
     v->ok = ok;
 }

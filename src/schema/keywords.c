@@ -146,6 +146,7 @@ static struct sk_kw *add_kw(struct nb *b, enum sk_op op, uint8_t types, const ch
     struct sk_kw k = {0};
     k.op = (uint8_t)op;
     k.types = types;
+    k.jtypes = sk_jtypes(types);
     k.name = name;
     vec_push(&b->kws, k);
     return &b->kws.v[b->kws.n - 1];
@@ -562,6 +563,27 @@ static int kc_dependencies(struct nb *b, const char *kw, const json_t *v)
 
 /* --- applicators ----------------------------------------------------------------------------- */
 
+static void prop_name(struct sk_prop *pr, const char *name, size_t len)
+{
+    pr->name = name;
+    pr->len = len;
+    pr->prefix = sk_prefix8(name, len);
+    pr->prefix2 = len > 8 ? sk_prefix8(name + 8, len - 8) : 0;
+    if (len >= 8) {
+        pr->word_off = 0;
+        pr->word_mask = ~0ULL;
+        pr->word = pr->prefix;
+    } else if (len) {
+        pr->word_off = (int)len - 8;
+        pr->word_mask = ~0ULL << (8 * (8 - len));
+        pr->word = pr->prefix << (8 * (8 - len));
+    } else {
+        pr->word_off = -8;
+        pr->word_mask = 0;
+        pr->word = 0;
+    }
+}
+
 static struct sk_prop *find_prop(struct sk_props *p, const char *name, size_t len)
 {
     for (size_t i = 0; i < p->nprops; i++) {
@@ -595,11 +617,10 @@ static void fold_required(struct nb *b, struct sk_props *p, size_t cap)
             if (p->nprops >= cap)
                 return;
             pr = &p->props[p->nprops++];
-            pr->name = name;
-            pr->len = len;
-            pr->prefix = sk_prefix8(name, len);
+            prop_name(pr, name, len);
         }
         pr->required = (int)i;
+        pr->required_bit = 1ULL << i;
         p->required_mask |= 1ULL << i;
     }
     b->required_folded = true;
@@ -625,15 +646,15 @@ static int kc_props(struct nb *b, const char *kw, const json_t *v)
     json_object_foreach((json_t *)props, key, val)
     {
         struct sk_prop *pr = &p->props[p->nprops++];
-        pr->name = key;
-        pr->len = json_object_iter_key_len(json_object_key_to_iter(key));
-        pr->prefix = sk_prefix8(key, pr->len);
+        prop_name(pr, key, json_object_iter_key_len(json_object_key_to_iter(key)));
         pr->required = -1;
         pr->node = sk_sub_node(b, val, "properties", key);
         if (!pr->node)
             return -E_INVALID;
     }
     fold_required(b, p, cap);
+    for (size_t i = 0; i < p->nprops; i++)
+        p->props[i].next = i + 1 < p->nprops ? (uint32_t)i + 1 : 0;
     /* more than a few names: an index over (length, first 8 bytes) */
     if (p->nprops > 8) {
         size_t tcap = 16;

@@ -1173,11 +1173,6 @@ bool sk_eval_kw(const struct sk_node *n, const struct sk_kw *k, const json_t *in
     return eval_kw(n, k, inst, c, NULL);
 }
 
-bool sk_eval_scalar(const struct sk_node *n, const json_t *v, struct vctx *c)
-{
-    return eval_scalar(n, v, c);
-}
-
 bool schema_validate(const struct schema *s, const json_t *instance, struct schema_result *out)
 {
     struct vctx c = {

@@ -317,6 +317,97 @@ TEST(lengths_count_code_points_and_equality_is_by_value)
     schema_free(s);
 }
 
+/* Schemas the fast path compiles into special forms (numeric ranges, string lengths, property
+ * names compared as words), with instances at their edges: the fast answer, the answer through
+ * jansson's public API and the answer with error output must all be the expected one. */
+struct edge_case {
+    const char *schema, *instance;
+    bool valid;
+};
+
+#define NAMES                                                                                     \
+    "{\"properties\": {\"abcdefgh\": {\"type\": \"integer\"}, \"abcdefghi\": {\"type\": "         \
+    "\"string\"}, \"abcdefghijklmnop\": {\"type\": \"null\"}, \"abcdefghijklmnopq\": {\"type\": " \
+    "\"boolean\"}}, \"required\": [\"abcdefgh\"], \"additionalProperties\": false}"
+
+#define SHORT_NAMES                                                                  \
+    "{\"properties\": {\"\": {\"type\": \"null\"}, \"a\": {\"type\": \"integer\"}, " \
+    "\"abcdefg\": {\"type\": \"string\"}}, \"additionalProperties\": false}"
+
+static const struct edge_case edge_cases[] = {
+    {"{\"minimum\": 1.5}", "1", false},
+    {"{\"minimum\": 1.5}", "2", true},
+    {"{\"minimum\": 1.5}", "1.5", true},
+    {"{\"minimum\": 1.5}", "1.4999", false},
+    {"{\"minimum\": 1.5}", "\"x\"", true},
+    {"{\"exclusiveMinimum\": 1.5, \"maximum\": 3}", "1.5", false},
+    {"{\"exclusiveMinimum\": 1.5, \"maximum\": 3}", "2", true},
+    {"{\"exclusiveMinimum\": 1.5, \"maximum\": 3}", "3.0", true},
+    {"{\"exclusiveMinimum\": 1.5, \"maximum\": 3}", "3.5", false},
+    {"{\"exclusiveMinimum\": 1.5, \"maximum\": 3}", "4", false},
+    {"{\"exclusiveMaximum\": -2.5}", "-3", true},
+    {"{\"exclusiveMaximum\": -2.5}", "-2", false},
+    {"{\"exclusiveMaximum\": -2.5}", "-2.5", false},
+    {"{\"type\": \"integer\", \"minimum\": 0, \"exclusiveMaximum\": 10}", "9", true},
+    {"{\"type\": \"integer\", \"minimum\": 0, \"exclusiveMaximum\": 10}", "9.0", true},
+    {"{\"type\": \"integer\", \"minimum\": 0, \"exclusiveMaximum\": 10}", "10", false},
+    {"{\"type\": \"integer\", \"minimum\": 0, \"exclusiveMaximum\": 10}", "9.5", false},
+    {"{\"type\": \"integer\", \"minimum\": 0, \"exclusiveMaximum\": 10}", "-1", false},
+    {"{\"exclusiveMinimum\": 9007199254740992}", "9007199254740993", true},
+    {"{\"exclusiveMinimum\": 9007199254740992}", "9007199254740992", false},
+    {"{\"exclusiveMinimum\": 9007199254740992}", "9.007199254740994e15", true},
+    {"{\"minimum\": 9007199254740993}", "9007199254740993", true},
+    {"{\"minimum\": 9007199254740993}", "9007199254740992", false},
+    {"{\"minimum\": 9007199254740993}", "9.007199254740992e15", false},
+    {"{\"maximum\": -9223372036854775807}", "-9223372036854775808", true},
+    {"{\"minimum\": 1e300}", "9223372036854775807", false},
+    {"{\"minimum\": 1, \"exclusiveMinimum\": 0}", "0.5", false},
+    {"{\"minimum\": 1, \"exclusiveMinimum\": 0}", "1", true},
+    {"{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", "\"ab\"", true},
+    {"{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", "\"a\"", false},
+    {"{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", "\"\\u00e9\\u00e9\\u00e9\"",
+     true},
+    {"{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", "\"abcd\"", false},
+    {"{\"type\": \"string\", \"minLength\": 2, \"maxLength\": 3}", "7", false},
+    {"{\"maxLength\": 1}", "[1, 2]", true},
+    {NAMES, "{\"abcdefghijklmnopq\": true, \"abcdefgh\": 1, \"abcdefghijklmnop\": null}", true},
+    {NAMES, "{\"abcdefghi\": \"x\", \"abcdefgh\": 2}", true},
+    {NAMES, "{\"abcdefgh\": 1, \"abcdefghijklmnopr\": true}", false},
+    {NAMES, "{\"abcdefgh\": 1, \"abcdefghijklmnoq\": null}", false},
+    {NAMES, "{\"abcdefgh\": 1, \"abcdefghj\": \"x\"}", false},
+    {NAMES, "{\"abcdefghi\": \"x\"}", false},
+    {NAMES, "{\"abcdefgh\": 1, \"abcdefghijklmnopq\": 1}", false},
+    {SHORT_NAMES, "{\"abcdefg\": \"x\", \"\": null, \"a\": 1}", true},
+    {SHORT_NAMES, "{\"\": 1}", false},
+    {SHORT_NAMES, "{\"b\": 1}", false},
+    {SHORT_NAMES, "{\"abcdefh\": \"x\"}", false},
+    {SHORT_NAMES, "{\"abcdef\": \"x\"}", false},
+    {SHORT_NAMES, "{\"a\": 1, \"abcdefg\": 1}", false},
+};
+
+TEST(fast_forms_agree_at_their_edges)
+{
+    for (size_t i = 0; i < sizeof(edge_cases) / sizeof(edge_cases[0]); i++) {
+        const struct edge_case *e = &edge_cases[i];
+        struct err err = {0};
+        struct schema *s = compile(e->schema, NULL, &err);
+        REQUIRE(s);
+        json_t *v = J(e->instance);
+        bool fast = schema_validate(s, v, NULL);
+        s->jv.ok = false;
+        bool api = schema_validate(s, v, NULL);
+        s->jv.ok = true;
+        struct schema_result r = SCHEMA_RESULT_INIT;
+        bool full = schema_validate(s, v, &r);
+        if (fast != e->valid || api != e->valid || full != e->valid)
+            test_fail(__FILE__, __LINE__, "%s on %s: fast %d, api %d, full %d, want %d", e->schema,
+                      e->instance, fast, api, full, e->valid);
+        schema_result_release(&r);
+        json_decref(v);
+        schema_free(s);
+    }
+}
+
 struct regex_case {
     const char *pattern, *subject;
     bool matches;
