@@ -7,6 +7,11 @@
  * on the libuv thread pool, never on the loop, then delivery_submit queues it. The scheduler's
  * events wake the dispatcher when a job was fired, are published on the event bus, and keep
  * the node row's isScheduler up to date.
+ *
+ * Deliveries are durable (docs/delivery.md "Durability"): the dispatcher commits a completed
+ * job owing deliveries as 'pending', owned by this node; when delivery reports the job
+ * settled, it becomes 'done'. A timer (at start, then every job_queue.heartbeat_ms) adopts
+ * pending jobs whose owner node is gone and delivers what they still miss.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +63,18 @@ struct node_services {
     void *done_ud;
 
     int lookups; /* job-done lookups on the thread pool */
+    int settles; /* delivery_status 'done' writes on the thread pool */
+
+    /* recovery of deliveries owed by nodes that are gone (docs/delivery.md "Durability") */
+    uv_timer_t recover_timer;
+    bool recover_timer_open;
+    bool recover_busy;
+    bool recovered_own; /* the first pass also took this node id's own (a restart) */
+    uv_work_t recover_work;
+
+    /* the node row's status while deliveries drain after the dispatcher stopped */
+    int status_writes;
+    bool drain_marked; /* recorded draining after the dispatcher stopped */
 
     /* the node row's isScheduler: one write at a time, the latest wish wins */
     int leader_wanted; /* -1: nothing to write */
@@ -77,21 +94,12 @@ struct lookup {
     char *job_uuid, *execution_uuid, *output, *destinations;
 };
 
-/* "null", "[]" or nothing: no destinations of the job's own. */
-static bool no_destinations(const char *s)
+static void lookup_release(struct lookup *l)
 {
-    if (!s)
-        return true;
-    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-        s++;
-    if (strcmp(s, "null") == 0 || !*s)
-        return true;
-    if (*s != '[')
-        return false;
-    s++;
-    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-        s++;
-    return *s == ']';
+    free(l->job_uuid);
+    free(l->execution_uuid);
+    free(l->output);
+    free(l->destinations);
 }
 
 static int64_t row_time(const json_t *row, const char *key)
@@ -103,10 +111,11 @@ static int64_t row_time(const json_t *row, const char *key)
     return ms;
 }
 
-static void lookup_work(uv_work_t *w)
+/* Builds the delivery_job of l from the store and submits it, tracked: the job's deliveries
+ * are owed in the store (prior: what earlier attempts did, for a recovered job). Thread pool. */
+static void submit_job(struct node_services *ns, const struct lookup *l,
+                       const struct delivery_prior *prior, size_t nprior)
 {
-    struct lookup *l = w->data;
-    struct node_services *ns = l->ns;
     json_t *exec = NULL, *job = NULL, *task = NULL;
     struct err err = {0};
     /* Best effort: a row that cannot be read leaves its fields empty in the envelope. */
@@ -134,6 +143,9 @@ static void lookup_work(uv_work_t *w)
         .duration_ms = json_is_integer(dur) ? (int64_t)json_integer_value(dur) : l->duration_ms,
         .output_json = l->output,
         .destinations_json = l->destinations,
+        .track = true,
+        .prior = prior,
+        .nprior = nprior,
     };
     if (!dj.completed_at)
         dj.completed_at = time_now_ms();
@@ -148,16 +160,20 @@ static void lookup_work(uv_work_t *w)
     json_decref(task);
 }
 
+static void lookup_work(uv_work_t *w)
+{
+    struct lookup *l = w->data;
+    submit_job(l->ns, l, NULL, 0);
+}
+
 static void maybe_drain_delivery(struct node_services *ns);
 
 static void lookup_after(uv_work_t *w, int status)
 {
     struct lookup *l = w->data;
     struct node_services *ns = l->ns;
-    free(l->job_uuid);
-    free(l->execution_uuid);
-    free(l->output);
-    free(l->destinations);
+    (void)status;
+    lookup_release(l);
     free(l);
     ns->lookups--;
     if (ns->phase == PH_LOOKUPS)
@@ -170,7 +186,7 @@ static void on_job_done(void *ud, const struct dispatcher_job_done *info)
     struct node_services *ns = ud;
     if (!info->status || strcmp(info->status, "completed") != 0)
         return;
-    if (no_destinations(info->output_destinations) && ns->cfg->output.global_destinations.n == 0)
+    if (!delivery_owed(info->output_destinations, ns->cfg))
         return;
     struct lookup *l = xcalloc(1, sizeof(*l));
     l->ns = ns;
@@ -185,6 +201,225 @@ static void on_job_done(void *ud, const struct dispatcher_job_done *info)
     l->work.data = l;
     ns->lookups++;
     uv_queue_work(ns->loop, &l->work, lookup_work, lookup_after);
+}
+
+/* ---- durable delivery: settling and recovering owed deliveries ---- */
+
+struct settle {
+    uv_work_t work;
+    struct node_services *ns;
+    int64_t job_id;
+};
+
+static void settle_work(uv_work_t *w)
+{
+    struct settle *st = w->data;
+    struct err err = {0};
+    if (store_job_delivery_done(st->ns->store, st->job_id, st->ns->node_id, NULL, &err) < 0)
+        log_warn("delivery: job %lld: cannot record its deliveries as done (another node will "
+                 "deliver them again once this one stops): %s",
+                 (long long)st->job_id, err.msg);
+}
+
+static void settle_after(uv_work_t *w, int status)
+{
+    struct settle *st = w->data;
+    (void)status;
+    st->ns->settles--;
+    free(st);
+}
+
+/* delivery's on_settled (loop thread): every destination of job_id reached a final state. */
+static void on_settled(void *ud, int64_t job_id)
+{
+    struct node_services *ns = ud;
+    struct settle *st = xcalloc(1, sizeof(*st));
+    st->ns = ns;
+    st->job_id = job_id;
+    st->work.data = st;
+    ns->settles++;
+    uv_queue_work(ns->loop, &st->work, settle_work, settle_after);
+}
+
+/* What earlier attempts did for each destination of job_id, from its delivery_results rows:
+ * (*out)[i] for index i (owned); its deliveryId strings are borrowed from *rows_out (owned).
+ * Returns the number of entries. Thread pool. */
+static size_t read_prior(struct node_services *ns, int64_t job_id, struct delivery_prior **out,
+                         json_t **rows_out)
+{
+    json_t *jv = json_integer(job_id);
+    struct store_filter f[] = {{"jobId", STORE_EQ, jv}};
+    struct store_query q = {.filters = f, .nfilters = 1};
+    json_t *rows = NULL;
+    struct err err = {0};
+    *out = NULL;
+    *rows_out = NULL;
+    int rc = store_list(ns->store, STORE_DELIVERIES, &q, &rows, NULL, &err);
+    json_decref(jv);
+    if (rc < 0) {
+        log_warn("delivery: job %lld: cannot read its earlier deliveries: %s", (long long)job_id,
+                 err.msg);
+        return 0;
+    }
+    size_t n = 0, i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        long long index = -1;
+        if (jsonx_int(row, "destinationIndex", &index) < 0 || index < 0 || index >= 10000)
+            continue;
+        if ((size_t)index >= n) {
+            *out = xrealloc(*out, ((size_t)index + 1) * sizeof(**out));
+            memset(*out + n, 0, ((size_t)index + 1 - n) * sizeof(**out));
+            n = (size_t)index + 1;
+        }
+        struct delivery_prior *p = &(*out)[index];
+        long long attempt = 0;
+        jsonx_int(row, "attempt", &attempt);
+        if (json_is_true(json_object_get(row, "success")))
+            p->delivered = true;
+        if (attempt > p->last_attempt)
+            p->last_attempt = (int)attempt;
+        const char *id = jsonx_str(json_object_get(row, "responseInfo"), "deliveryId");
+        if (id && !p->delivery_id)
+            p->delivery_id = id; /* borrowed from rows */
+    }
+    *rows_out = rows;
+    return n;
+}
+
+/* Delivers again what job_id still owes (adopted by this node). Thread pool. */
+static void redeliver(struct node_services *ns, int64_t job_id)
+{
+    json_t *job = NULL, *rows = NULL;
+    struct delivery_prior *prior = NULL;
+    struct err err = {0};
+    if (store_get(ns->store, STORE_JOBS, job_id, &job, &err) < 0) {
+        log_warn("delivery: job %lld: cannot read it to deliver its output: %s", (long long)job_id,
+                 err.msg);
+        return;
+    }
+    long long task_id = 0, exec_id = 0;
+    jsonx_int(job, "taskId", &task_id);
+    jsonx_int(job, "executionId", &exec_id);
+    json_t *dests = json_object_get(job, "outputDestinations");
+    json_t *output = json_object_get(job, "output");
+    struct lookup l = {
+        .ns = ns,
+        .job_id = job_id,
+        .execution_id = exec_id,
+        .task_id = task_id,
+        .duration_ms = -1,
+        .job_uuid = xstrdup(jsonx_str(job, "uuid")),
+        .output = output ? jsonx_dumps(output) : NULL,
+        .destinations = dests && !json_is_null(dests) ? jsonx_dumps(dests) : NULL,
+    };
+    json_t *exec = NULL;
+    if (store_get(ns->store, STORE_EXECUTIONS, exec_id, &exec, &err) == 0)
+        l.execution_uuid = xstrdup(jsonx_str(exec, "uuid"));
+    json_decref(exec);
+    size_t nprior = read_prior(ns, job_id, &prior, &rows);
+    submit_job(ns, &l, prior, nprior);
+    lookup_release(&l);
+    free(prior);
+    json_decref(rows);
+    json_decref(job);
+}
+
+static void recover_work(uv_work_t *w)
+{
+    struct node_services *ns = w->data;
+    struct store_delivery_orphan *o = NULL;
+    size_t n = 0;
+    struct err err = {0};
+    int64_t stale_before = time_now_ms() - 2 * ns->cfg->job_queue.lease_ms;
+    /* the first pass also takes this node id's own: a node restarted under a fixed id has
+     * lost what its predecessor held in memory */
+    const char *self = ns->recovered_own ? NULL : ns->node_id;
+    if (store_job_delivery_orphans(ns->store, self, stale_before, 0, &o, &n, &err) < 0) {
+        log_warn("delivery: cannot look for deliveries of stopped nodes: %s", err.msg);
+        return;
+    }
+    ns->recovered_own = true;
+    for (size_t i = 0; i < n; i++) {
+        bool adopted = false;
+        if (store_job_delivery_adopt(ns->store, o[i].job_id, o[i].owner, ns->node_id, &adopted,
+                                     &err) < 0) {
+            log_warn("delivery: job %lld: cannot adopt its deliveries: %s", (long long)o[i].job_id,
+                     err.msg);
+            continue;
+        }
+        if (!adopted)
+            continue; /* another node was faster */
+        log_warn("delivery: job %lld: its deliveries were owed by node %s, which is gone; "
+                 "delivering them here",
+                 (long long)o[i].job_id, o[i].owner ? o[i].owner : "(none)");
+        redeliver(ns, o[i].job_id);
+    }
+    store_delivery_orphans_free(o, n);
+}
+
+static void recover_after(uv_work_t *w, int status)
+{
+    struct node_services *ns = w->data;
+    (void)status;
+    ns->recover_busy = false;
+}
+
+/* At start and on every heartbeat (job_queue.heartbeat_ms): one pass at a time. */
+static void on_recover_timer(uv_timer_t *t)
+{
+    struct node_services *ns = t->data;
+    if (ns->recover_busy || ns->phase != PH_RUNNING)
+        return;
+    ns->recover_busy = true;
+    ns->recover_work.data = ns;
+    uv_queue_work(ns->loop, &ns->recover_work, recover_work, recover_after);
+}
+
+struct status_write {
+    uv_work_t work;
+    struct node_services *ns;
+    const char *status;
+};
+
+static void status_write_work(uv_work_t *w)
+{
+    struct status_write *sw = w->data;
+    struct node_services *ns = sw->ns;
+    json_t *row = NULL;
+    struct err err = {0};
+    int rc = store_get_by(ns->store, STORE_NODES, "nodeId", ns->node_id, &row, &err);
+    if (rc == 0) {
+        json_t *f = json_pack("{s:s}", "status", sw->status);
+        rc = store_update(ns->store, STORE_NODES,
+                          (int64_t)json_integer_value(json_object_get(row, "id")), f, NULL, &err);
+        json_decref(f);
+    }
+    if (rc < 0)
+        log_debug("delivery: cannot record node %s as %s: %s", ns->node_id, sw->status, err.msg);
+    json_decref(row);
+}
+
+static void status_write_after(uv_work_t *w, int status)
+{
+    struct status_write *sw = w->data;
+    (void)status;
+    sw->ns->status_writes--;
+    free(sw);
+}
+
+/* Records the node row's status (draining while deliveries finish, then stopped). The writes
+ * go in order: one thread-pool item at a time would be stricter, but the second is only
+ * queued once the drain ended, long after the first. */
+static void write_node_status(struct node_services *ns, const char *status)
+{
+    struct status_write *sw = xcalloc(1, sizeof(*sw));
+    sw->ns = ns;
+    sw->status = status;
+    sw->work.data = sw;
+    ns->status_writes++;
+    uv_queue_work(ns->loop, &sw->work, status_write_work, status_write_after);
 }
 
 /* ---- scheduler events ---- */
@@ -303,6 +538,8 @@ int node_services_new(const struct node_services_options *opt, struct node_servi
         .cfg = opt->cfg,
         .metrics = opt->metrics,
         .file_base_dir = opt->cfg->output.file_base_dir,
+        .on_settled = on_settled,
+        .ud = ns,
     };
     int rc = delivery_new(opt->loop, &dopt, &ns->delivery, err);
     if (rc < 0) {
@@ -327,6 +564,9 @@ int node_services_new(const struct node_services_options *opt, struct node_servi
         }
     }
     dispatcher_on_job_done(opt->dispatcher, on_job_done, ns);
+    uv_timer_init(opt->loop, &ns->recover_timer);
+    ns->recover_timer.data = ns;
+    ns->recover_timer_open = true;
     *out = ns;
     return 0;
 }
@@ -348,6 +588,8 @@ struct delivery *node_services_delivery(struct node_services *ns)
 
 int node_services_start(struct node_services *ns, struct err *err)
 {
+    int64_t every = ns->cfg->job_queue.heartbeat_ms > 0 ? ns->cfg->job_queue.heartbeat_ms : 1000;
+    uv_timer_start(&ns->recover_timer, on_recover_timer, 0, (uint64_t)every);
     if (!ns->scheduler)
         return 0;
     int rc = scheduler_start(ns->scheduler, err);
@@ -363,6 +605,8 @@ static void delivery_drained(void *ud)
     ns->phase = PH_DONE;
     if (ns->freeing)
         return;
+    if (ns->drain_marked)
+        write_node_status(ns, "stopped"); /* what is still owed is adopted from now on */
     log_info("node: deliveries drained");
     if (ns->done) {
         void (*done)(void *) = ns->done;
@@ -378,9 +622,16 @@ static void maybe_drain_delivery(struct node_services *ns)
     ns->phase = PH_DELIVERY;
     struct delivery_stats st;
     delivery_get_stats(ns->delivery, &st);
-    if (st.pending)
+    if (st.pending) {
         log_info("node: %lld deliveries still pending; they get up to %lld ms",
                  (long long)st.pending, (long long)ns->grace_ms);
+        /* the dispatcher recorded this node stopped: while its deliveries finish, say it is
+         * draining, so other nodes do not adopt them meanwhile */
+        if (ns->grace_ms > 0) {
+            ns->drain_marked = true;
+            write_node_status(ns, "draining");
+        }
+    }
     delivery_drain(ns->delivery, ns->grace_ms, delivery_drained, ns);
 }
 
@@ -419,10 +670,17 @@ void node_services_shutdown(struct node_services *ns, int64_t grace_ms, void (*d
     ns->done = done;
     ns->done_ud = ud;
     ns->phase = PH_SCHEDULER;
+    uv_timer_stop(&ns->recover_timer);
     if (ns->scheduler && ns->scheduler_started)
         scheduler_stop(ns->scheduler, scheduler_stopped, ns);
     else
         scheduler_stopped(ns);
+}
+
+static void recover_timer_closed(uv_handle_t *h)
+{
+    struct node_services *ns = h->data;
+    ns->recover_timer_open = false;
 }
 
 void node_services_free(struct node_services *ns)
@@ -438,11 +696,20 @@ void node_services_free(struct node_services *ns)
         while (!ns->scheduler_stopped)
             uv_run(ns->loop, UV_RUN_ONCE);
     }
-    while (ns->lookups > 0 || ns->leader_busy)
+    if (ns->recover_timer_open)
+        uv_timer_stop(&ns->recover_timer);
+    while (ns->lookups > 0 || ns->leader_busy || ns->recover_busy)
         uv_run(ns->loop, UV_RUN_ONCE);
     if (ns->delivery && !ns->delivery_drained) {
         delivery_drain(ns->delivery, 0, delivery_drained, ns);
         while (!ns->delivery_drained)
+            uv_run(ns->loop, UV_RUN_ONCE);
+    }
+    while (ns->settles > 0 || ns->status_writes > 0)
+        uv_run(ns->loop, UV_RUN_ONCE);
+    if (ns->recover_timer_open) {
+        uv_close((uv_handle_t *)&ns->recover_timer, recover_timer_closed);
+        while (ns->recover_timer_open)
             uv_run(ns->loop, UV_RUN_ONCE);
     }
     scheduler_free(ns->scheduler);

@@ -76,6 +76,7 @@ static struct dl_item *item_new(struct dl_job *j, struct dest *dest, int index, 
     struct dl_item *it = xcalloc(1, sizeof(*it));
     it->job = j;
     j->refs++;
+    j->open++;
     it->dest = *dest;
     memset(dest, 0, sizeof(*dest));
     it->index = index;
@@ -193,8 +194,21 @@ static void flush(struct delivery *d)
 
 static void start(struct delivery *d, struct dl_item *it);
 
-static void item_done(struct delivery *d, struct dl_item *it, bool success)
+/* A tracked job's item ended: final (delivered or failed for good) or stopped by a drain. */
+static void item_settle(struct delivery *d, struct dl_item *it, bool final)
 {
+    struct dl_job *j = it->job;
+    if (!j->track)
+        return;
+    if (!final)
+        j->abandoned = true;
+    if (--j->open == 0 && !j->abandoned && d->opt.on_settled)
+        d->opt.on_settled(d->opt.ud, j->job_id);
+}
+
+static void item_done(struct delivery *d, struct dl_item *it, bool success, bool final)
+{
+    item_settle(d, it, final);
     pthread_mutex_lock(&d->mu);
     d->live--;
     d->stats.pending = (int64_t)d->live;
@@ -428,7 +442,8 @@ void dl_attempt_done(struct delivery *d, struct dl_item *it, struct dl_outcome *
         d->waiting = it;
         arm_retry_timer(d);
     } else {
-        item_done(d, it, out->success);
+        /* during a hard stop a failure may be the cancellation itself: not final */
+        item_done(d, it, out->success, out->success || !d->hard_stop);
     }
     pump(d);
     flush(d);
@@ -465,16 +480,23 @@ static void on_async(uv_async_t *a)
     size_t nrec = d->inbox_records.n;
     d->inbox_records.v = NULL;
     d->inbox_records.n = d->inbox_records.cap = 0;
+    int64_t *settled = d->inbox_settled.v;
+    size_t nsettled = d->inbox_settled.n;
+    d->inbox_settled.v = NULL;
+    d->inbox_settled.n = d->inbox_settled.cap = 0;
     pthread_mutex_unlock(&d->mu);
     take(d, items, recs, nrec);
     free(recs);
+    for (size_t i = 0; i < nsettled && d->opt.on_settled; i++)
+        d->opt.on_settled(d->opt.ud, settled[i]);
+    free(settled);
     maybe_finish(d);
 }
 
 /* Queues items (a list of n) and records, or refuses the items (recorded) when the queue is
  * full or closed. Any thread. */
 static int enqueue(struct delivery *d, struct dl_item *items, size_t n, json_t **records,
-                   size_t nrec, struct err *err)
+                   size_t nrec, int64_t settled_job, struct err *err)
 {
     int rc = 0;
     VEC(json_t *) all = {0};
@@ -516,6 +538,8 @@ static int enqueue(struct delivery *d, struct dl_item *items, size_t n, json_t *
         for (size_t i = 0; i < all.n; i++)
             vec_push(&d->inbox_records, all.v[i]);
         all.n = 0;
+        if (settled_job && rc == 0)
+            vec_push(&d->inbox_settled, settled_job);
         uv_async_send(&d->async);
     }
     pthread_mutex_unlock(&d->mu);
@@ -523,6 +547,8 @@ static int enqueue(struct delivery *d, struct dl_item *items, size_t n, json_t *
     if (here) {
         take(d, items, all.v, all.n);
         all.n = 0;
+        if (settled_job && rc == 0 && d->opt.on_settled)
+            d->opt.on_settled(d->opt.ud, settled_job);
     }
     for (size_t i = 0; i < all.n; i++) { /* closed: nowhere to record them */
         log_warn("delivery: not recorded (the delivery service is closed): %s",
@@ -531,6 +557,28 @@ static int enqueue(struct delivery *d, struct dl_item *items, size_t n, json_t *
     }
     vec_free(&all);
     return rc;
+}
+
+/* "null", "[]" or nothing: no destinations of the job's own. */
+static bool no_destinations(const char *s)
+{
+    if (!s)
+        return true;
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    if (strcmp(s, "null") == 0 || !*s)
+        return true;
+    if (*s != '[')
+        return false;
+    s++;
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    return *s == ']';
+}
+
+bool delivery_owed(const char *destinations_json, const struct config *cfg)
+{
+    return !no_destinations(destinations_json) || (cfg && cfg->output.global_destinations.n > 0);
 }
 
 int delivery_submit(struct delivery *d, const struct delivery_job *job, struct err *err)
@@ -550,7 +598,8 @@ int delivery_submit(struct delivery *d, const struct delivery_job *job, struct e
     }
     if (ndest == 0 && nglob == 0 && !dests_bad) {
         json_decref(dests);
-        return 0;
+        /* owed when completed, nothing to deliver now (global destinations were removed) */
+        return job->track ? enqueue(d, NULL, 0, NULL, 0, job->job_id, err) : 0;
     }
     json_t *output = NULL;
     struct err oerr = {0};
@@ -558,6 +607,7 @@ int delivery_submit(struct delivery *d, const struct delivery_job *job, struct e
                       jsonx_parse(job->output_json, strlen(job->output_json), &output, &oerr) < 0;
     struct dl_job *j = dl_job_new(job, output ? output : json_null());
     j->refs = 1;
+    j->track = job->track;
     if (dests_bad)
         vec_push(&recs, record_refusal(j, 0, "unknown", 1, NULL,
                                        "not delivered: the job's outputDestinations is not a JSON "
@@ -565,6 +615,10 @@ int delivery_submit(struct delivery *d, const struct delivery_job *job, struct e
     struct dl_item *items = NULL, **tail = &items;
     size_t n = 0;
     for (size_t i = 0; i < ndest + nglob; i++) {
+        const struct delivery_prior *prior = job->prior && i < job->nprior ? &job->prior[i] : NULL;
+        if (prior && prior->delivered)
+            continue; /* recovery: this one already got through */
+        int first = prior ? prior->last_attempt + 1 : 1;
         const json_t *v = i < ndest ? json_array_get(dests, i)
                                     : d->cfg->output.global_destinations.v[i - ndest].destination;
         char where[80];
@@ -577,22 +631,23 @@ int delivery_submit(struct delivery *d, const struct delivery_job *job, struct e
         if (output_bad) {
             char *why = xasprintf("not delivered: the output is not deliverable JSON (%s)",
                                   job->output_json ? oerr.msg : "none");
-            vec_push(&recs, record_refusal(j, (int)i, dest_type_guess(v), 1, NULL, why));
+            vec_push(&recs, record_refusal(j, (int)i, dest_type_guess(v), first, NULL, why));
             free(why);
             continue;
         }
         if (dest_parse(v, d->cfg, where, &dest, &derr) < 0) {
             char *why = xasprintf("not delivered: invalid destination: %s", derr.msg);
-            vec_push(&recs, record_refusal(j, (int)i, dest_type_guess(v), 1, NULL, why));
+            vec_push(&recs, record_refusal(j, (int)i, dest_type_guess(v), first, NULL, why));
             free(why);
             continue;
         }
-        *tail = item_new(j, &dest, (int)i, 1, NULL);
+        *tail = item_new(j, &dest, (int)i, first, prior ? prior->delivery_id : NULL);
         tail = &(*tail)->next;
         n++;
     }
     json_decref(dests);
-    int rc = enqueue(d, items, n, recs.v, recs.n, err);
+    /* a tracked job with nothing to attempt is settled at once */
+    int rc = enqueue(d, items, n, recs.v, recs.n, job->track && n == 0 ? job->job_id : 0, err);
     vec_free(&recs);
     dl_job_unref(j);
     return rc;
@@ -705,7 +760,7 @@ int delivery_retry(struct delivery *d, int64_t id, struct err *err)
     j->refs = 1;
     struct dl_item *it = item_new(j, &dest, index, last + 1,
                                   jsonx_str(json_object_get(rec, "responseInfo"), "deliveryId"));
-    rc = enqueue(d, it, 1, NULL, 0, err);
+    rc = enqueue(d, it, 1, NULL, 0, 0, err);
 out:
     dest_release(&dest);
     dl_job_unref(j);
@@ -775,7 +830,7 @@ static void hard_stop(struct delivery *d)
         vec_push(&d->records,
                  item_refusal(it, "not delivered: the server stopped before this attempt; "
                                   "retry it by hand"));
-        item_done(d, it, false);
+        item_done(d, it, false, false);
     }
     uv_timer_stop(&d->retry_timer);
     webhook_cancel_all(d);
@@ -901,6 +956,7 @@ void delivery_free(struct delivery *d)
     for (size_t i = 0; i < d->inbox_records.n; i++)
         json_decref(d->inbox_records.v[i]);
     vec_free(&d->inbox_records);
+    vec_free(&d->inbox_settled);
     if (d->multi)
         curl_multi_cleanup(d->multi);
     pthread_mutex_destroy(&d->mu);

@@ -35,6 +35,13 @@ struct delivery;
 #define DELIVERY_BODY_MAX           (64 << 20) /* largest output delivered */
 #define DELIVERY_RETRY_AFTER_MAX_MS (3600 * 1000) /* longest Retry-After honoured */
 
+/* What earlier attempts did for one destination (recovery of a dead node's deliveries). */
+struct delivery_prior {
+    bool delivered;          /* a successful attempt is recorded: not delivered again */
+    int last_attempt;        /* the last attempt number recorded; 0: none */
+    const char *delivery_id; /* the deliveryId those attempts carried; NULL: a new one */
+};
+
 /* What a delivery needs from a completed job; everything is copied by delivery_submit. */
 struct delivery_job {
     int64_t job_id;
@@ -51,6 +58,14 @@ struct delivery_job {
     int64_t duration_ms;           /* < 0: completed_at - started_at */
     const char *output_json;       /* the output, JSON text */
     const char *destinations_json; /* the job's outputDestinations (a JSON array); NULL: none */
+    /* Durable delivery: the store has the job's deliveries owed (jobs.delivery_status
+     * 'pending'); on_settled reports when they are all final. */
+    bool track;
+    /* Per destination index (nprior of them), what earlier attempts did: a destination
+     * delivered is skipped, the others continue their attempt numbers and deliveryId. NULL:
+     * a first delivery. Borrowed for the call. */
+    const struct delivery_prior *prior;
+    size_t nprior;
 };
 
 /* One attempt's outcome, for on_result (borrowed, valid during the call). */
@@ -82,6 +97,12 @@ struct delivery_options {
     const char *const *resolve;
     /* Called on the loop thread after each attempt (may be NULL). */
     void (*on_result)(void *ud, const struct delivery_result *r);
+    /* Called on the loop thread, once, when every destination of a job submitted with track
+     * reached a final state: delivered, or failed with no attempt left (a destination that
+     * does not validate counts as failed). Not called for a job whose submit was refused
+     * (E_BUSY, E_UNAVAILABLE) nor one with a delivery still unfinished when a drain ended:
+     * those stay owed. May be NULL. */
+    void (*on_settled)(void *ud, int64_t job_id);
     void *ud;
 };
 
@@ -90,6 +111,10 @@ struct delivery_options {
  * .destination.url: ..."). opt is copied; store and cfg must outlive the service. */
 int delivery_new(uv_loop_t *loop, const struct delivery_options *opt, struct delivery **out,
                  struct err *err);
+
+/* Whether a completed job with these outputDestinations (JSON text; NULL, "null" or "[]":
+ * none) owes deliveries: it has destinations, or cfg has global ones. Any thread. */
+bool delivery_owed(const char *destinations_json, const struct config *cfg);
 
 /* Queues the delivery of a completed job's output to its destinations and the global ones.
  * Call it from the dispatcher's completion path after the job is recorded as completed; any

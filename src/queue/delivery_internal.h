@@ -170,6 +170,10 @@ struct dl_job {
     int64_t started_at, completed_at, duration_ms, created_at;
     char *job_uuid, *task_uuid, *task_name, *task_version, *execution_uuid;
     json_t *output; /* parsed */
+    /* durable (delivery_job.track): items not yet final; abandoned when one was stopped
+     * before reaching a final state (a drain), so the job is never reported settled */
+    bool track, abandoned;
+    int open;
 };
 
 /* The webhook/metadata envelope (docs/delivery.md): a new object. */
@@ -253,7 +257,8 @@ struct delivery {
     pthread_mutex_t mu;
     struct dl_item *inbox, *inbox_tail;
     VEC(json_t *) inbox_records;
-    size_t live; /* items submitted and not done */
+    VEC(int64_t) inbox_settled; /* tracked jobs settled off the loop, for on_settled */
+    size_t live;                /* items submitted and not done */
     bool accepting;
     struct delivery_stats stats;
 

@@ -20,8 +20,10 @@
     extern const char sym[]
 
 EMBED(store_migration_0001, "src/store/migrations/0001_initial.sql");
+EMBED(store_migration_0002, "src/store/migrations/0002_delivery_outbox.sql");
 
 const struct store_migration store_migrations[] = {
     {1, "0001_initial.sql", store_migration_0001},
+    {2, "0002_delivery_outbox.sql", store_migration_0002},
 };
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -724,9 +724,13 @@ static int finish_executions(struct db *db, struct finish_arg *a, size_t from, s
 #define RETRYING                                                                    \
     "(v.column3 = 'failed' AND jobs.cancel_requested = 0 AND v.column4 IS NOT NULL" \
     " AND jobs.attempts < jobs.max_attempts)"
-#define JOB_UPDATE_ROW \
-    "(CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?)"
-#define JOB_UPDATE_PARAMS 6
+#define JOB_UPDATE_ROW                                                                   \
+    "(CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?," \
+    " CAST(? AS INTEGER))"
+#define JOB_UPDATE_PARAMS 7
+/* A completed job that owes deliveries: pending, owned by the node finishing it (the SET
+ * reads the row as it was, so jobs.lease_owner is that node). */
+#define OWES_DELIVERY "(v.column3 = 'completed' AND v.column7 = 1)"
 
 static int finish_jobs(struct db *db, struct finish_arg *a, const size_t *idx, size_t k,
                        struct err *err)
@@ -739,6 +743,10 @@ static int finish_jobs(struct db *db, struct finish_arg *a, const size_t *idx, s
                       " completed_at = CASE WHEN " RETRYING " THEN NULL ELSE v.column5 END,"
                       " last_error = CASE WHEN v.column3 = 'completed' THEN NULL"
                       " ELSE v.column6 END,"
+                      " delivery_status = CASE WHEN " OWES_DELIVERY " THEN 'pending'"
+                      " ELSE jobs.delivery_status END,"
+                      " delivery_owner = CASE WHEN " OWES_DELIVERY " THEN jobs.lease_owner"
+                      " ELSE jobs.delivery_owner END,"
                       " lease_owner = NULL, lease_until = NULL FROM (VALUES ");
     add_rows(&sql, JOB_UPDATE_ROW, k);
     strbuf_adds(&sql, ") AS v WHERE jobs.id = v.column1 AND v.column2 = (SELECT MAX(e.id) FROM "
@@ -757,6 +765,7 @@ static int finish_jobs(struct db *db, struct finish_arg *a, const size_t *idx, s
         db_bind_int_or_null(s, r->outcome == STORE_OUTCOME_FAILED ? r->retry_at : 0);
         db_bind_int(s, r->completed_at ? r->completed_at : a->now);
         db_bind_str(s, r->error_message ? r->error_message : r->error_type);
+        db_bind_int(s, r->outcome == STORE_OUTCOME_COMPLETED && r->deliver);
     }
     db_bind_str(s, a->node_id);
     while ((rc = db_step(s, err)) == DB_ROW) {
@@ -1246,6 +1255,153 @@ int store_job_recover_expired(struct store *st, int64_t now, struct store_recove
     else
         free(a.out);
     return 0;
+}
+
+/* ---- durable delivery ---- */
+
+struct delivery_done_arg {
+    int64_t job_id;
+    const char *node_id;
+    bool done;
+};
+
+static int delivery_done_fn(struct db *db, void *arg, struct err *err)
+{
+    struct delivery_done_arg *a = arg;
+    struct dbstmt *s = NULL;
+    int rc = db_stmt(db,
+                     "UPDATE jobs SET delivery_status = 'done' WHERE id = ?"
+                     " AND delivery_status = 'pending' AND delivery_owner = ?",
+                     &s, err);
+    if (rc < 0)
+        return rc;
+    db_bind_int(s, a->job_id);
+    db_bind_str(s, a->node_id);
+    int64_t changes = 0;
+    rc = db_run(s, &changes, err);
+    db_done(s);
+    a->done = rc == 0 && changes > 0;
+    return rc;
+}
+
+int store_job_delivery_done(struct store *st, int64_t job_id, const char *node_id, bool *done,
+                            struct err *err)
+{
+    if (done)
+        *done = false;
+    if (!node_id || !*node_id)
+        return err_set(err, E_INVALID, "settling deliveries needs the owning node's id");
+    struct delivery_done_arg a = {job_id, node_id, false};
+    int rc = store_tx(st, TX_WRITE, delivery_done_fn, &a, err);
+    if (rc == 0 && done)
+        *done = a.done;
+    return rc;
+}
+
+struct orphans_arg {
+    const char *self;
+    int64_t stale_before;
+    size_t limit;
+    struct store_delivery_orphan *out;
+    size_t n;
+};
+
+static int orphans_fn(struct db *db, void *arg, struct err *err)
+{
+    struct orphans_arg *a = arg;
+    store_delivery_orphans_free(a->out, a->n);
+    a->out = NULL;
+    a->n = 0;
+    char sql[600];
+    /* the owner is gone: node_gone's rule (no row, stopped, silent for two leases) */
+    snprintf(sql, sizeof(sql),
+             "SELECT j.id, j.delivery_owner FROM jobs j WHERE j.delivery_status = 'pending'"
+             " AND (j.delivery_owner IS NULL OR j.delivery_owner = ?"
+             " OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = j.delivery_owner"
+             " AND n.status <> 'stopped' AND n.heartbeat_at >= ?))"
+             " ORDER BY j.completed_at, j.id LIMIT %zu",
+             a->limit);
+    struct dbstmt *s = NULL;
+    int rc = db_stmt(db, sql, &s, err);
+    if (rc < 0)
+        return rc;
+    db_bind_str(s, a->self ? a->self : "");
+    db_bind_int(s, a->stale_before);
+    size_t cap = 0;
+    while ((rc = db_step(s, err)) == DB_ROW) {
+        a->out = xgrow(a->out, &cap, a->n + 1, sizeof(*a->out));
+        struct store_delivery_orphan *o = &a->out[a->n++];
+        o->job_id = db_col_int(s, 0);
+        o->owner = db_col_strdup(s, 1);
+    }
+    db_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+int store_job_delivery_orphans(struct store *st, const char *self, int64_t stale_before,
+                               size_t limit, struct store_delivery_orphan **out, size_t *n,
+                               struct err *err)
+{
+    *out = NULL;
+    *n = 0;
+    struct orphans_arg a = {self, stale_before, limit ? limit : 200, NULL, 0};
+    int rc = store_tx(st, TX_READ, orphans_fn, &a, err);
+    if (rc < 0) {
+        store_delivery_orphans_free(a.out, a.n);
+        return rc;
+    }
+    *out = a.out;
+    *n = a.n;
+    return 0;
+}
+
+void store_delivery_orphans_free(struct store_delivery_orphan *o, size_t n)
+{
+    for (size_t i = 0; o && i < n; i++)
+        free(o[i].owner);
+    free(o);
+}
+
+struct adopt_arg {
+    int64_t job_id;
+    const char *from, *to;
+    bool adopted;
+};
+
+static int adopt_fn(struct db *db, void *arg, struct err *err)
+{
+    struct adopt_arg *a = arg;
+    struct dbstmt *s = NULL;
+    int rc = db_stmt(db,
+                     a->from ? "UPDATE jobs SET delivery_owner = ? WHERE id = ?"
+                               " AND delivery_status = 'pending' AND delivery_owner = ?"
+                             : "UPDATE jobs SET delivery_owner = ? WHERE id = ?"
+                               " AND delivery_status = 'pending' AND delivery_owner IS NULL",
+                     &s, err);
+    if (rc < 0)
+        return rc;
+    db_bind_str(s, a->to);
+    db_bind_int(s, a->job_id);
+    if (a->from)
+        db_bind_str(s, a->from);
+    int64_t changes = 0;
+    rc = db_run(s, &changes, err);
+    db_done(s);
+    a->adopted = rc == 0 && changes > 0;
+    return rc;
+}
+
+int store_job_delivery_adopt(struct store *st, int64_t job_id, const char *from, const char *to,
+                             bool *adopted, struct err *err)
+{
+    *adopted = false;
+    if (!to || !*to)
+        return err_set(err, E_INVALID, "adopting deliveries needs the adopting node's id");
+    struct adopt_arg a = {job_id, from, to, false};
+    int rc = store_tx(st, TX_WRITE, adopt_fn, &a, err);
+    if (rc == 0)
+        *adopted = a.adopted;
+    return rc;
 }
 
 /* ---- stats ---- */

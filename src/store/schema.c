@@ -15,6 +15,8 @@ const char *const store_job_status_values[] = {"queued",    "processing", "compl
                                                "cancelled", "retrying",   NULL};
 const char *const store_exec_status_values[] = {"pending", "running",   "completed",
                                                 "failed",  "cancelled", NULL};
+/* jobs.delivery_status: NULL (nothing owed), pending (owed by delivery_owner), done */
+static const char *const delivery_statuses[] = {"pending", "done", NULL};
 static const char *const task_sources[] = {"registry", "api", NULL};
 static const char *const misfire_policies[] = {"skip", "run_once", NULL};
 static const char *const roles[] = {"admin", "operator", "viewer", NULL};
@@ -176,6 +178,9 @@ static const struct column job_cols[] = {
     COL("errorMessage", STORE_TEXT, FL | SE, "last_error", "error of the latest failed attempt"),
     COL("cancelRequested", STORE_BOOL, FL, "cancel_requested", "cancel asked while running"),
     COL("outputDestinations", STORE_JSON, CR | UP, "output_destinations", "where the output goes"),
+    VALS("deliveryStatus", STORE_ENUM, FL | SO, "delivery_status", delivery_statuses,
+         "output deliveries: PENDING (owed) or DONE; null: none owed"),
+    COL("deliveryOwner", STORE_TEXT, FL, "delivery_owner", "node owing its deliveries"),
     COL("metadata", STORE_JSON, CR | UP, "metadata", "free-form metadata"),
 };
 

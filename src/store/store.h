@@ -393,6 +393,10 @@ struct store_job_result {
     size_t nlogs;
     const struct store_http_entry *http;
     size_t nhttp;
+    /* COMPLETED: the job owes output deliveries (it has destinations, or global ones are
+     * configured). The job is then marked delivery_status 'pending', owned by the finishing
+     * node, in the same transaction as its completion (docs/delivery.md "Durability"). */
+    bool deliver;
 };
 
 /*
@@ -416,6 +420,36 @@ int store_job_finish(struct store *st, const char *node_id, const struct store_j
 int store_job_finish_and_claim(struct store *st, const struct store_job_result *r, size_t n,
                                bool *applied, const struct store_claim *c,
                                struct store_claimed_job **jobs, size_t *njobs, struct err *err);
+
+/* ---- durable delivery: jobs owing output deliveries (jobs.delivery_status/_owner) ---- */
+
+/* Settles job_id's deliveries: 'pending' becomes 'done', only while node_id owns them (a
+ * node that lost them to an adopter leaves them to it). *done (may be NULL) tells whether the
+ * job moved. */
+int store_job_delivery_done(struct store *st, int64_t job_id, const char *node_id, bool *done,
+                            struct err *err);
+
+/* A job whose deliveries are owed by a node that is gone. owner is owned by the array. */
+struct store_delivery_orphan {
+    int64_t job_id;
+    char *owner;
+};
+
+/* Lists jobs with delivery_status 'pending' whose owner is gone, the rule
+ * recover_orphan_directs uses: no nodes row, status 'stopped', or a heartbeat before
+ * stale_before (ms; callers pass now - 2 lease periods). When self is not NULL, jobs owned by
+ * self are listed too (a node restarted under the same id has lost what it held in memory).
+ * At most limit jobs (0: 200), oldest completion first. Read only; adopt each with
+ * store_job_delivery_adopt. *out is owned (store_delivery_orphans_free); *n may be 0. */
+int store_job_delivery_orphans(struct store *st, const char *self, int64_t stale_before,
+                               size_t limit, struct store_delivery_orphan **out, size_t *n,
+                               struct err *err);
+void store_delivery_orphans_free(struct store_delivery_orphan *o, size_t n);
+
+/* Takes job_id's owed deliveries over for node to: only while they are still 'pending' and
+ * owned by from, so of two nodes adopting one orphan exactly one gets it. *adopted tells. */
+int store_job_delivery_adopt(struct store *st, int64_t job_id, const char *from, const char *to,
+                             bool *adopted, struct err *err);
 
 struct store_cancel {
     enum store_job_status status; /* after the call: CANCELLED, or PROCESSING with a request */

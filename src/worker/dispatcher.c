@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "queue/delivery.h"
 #include "queue/events.h"
 #include "task/run.h"
 #include "task/task.h"
@@ -308,6 +309,9 @@ static void take_result(struct dispatcher *d, struct drun *r, const struct pool_
         s->outcome = STORE_OUTCOME_COMPLETED;
         r->output = xmemdup(pr->output, pr->output_len + 1);
         s->output = r->output;
+        /* the job-done hook is where deliveries happen: owed ones are recorded with the
+         * completion, so a crash before they finish leaves them to another node */
+        s->deliver = !r->direct && d->job_done && delivery_owed(r->output_destinations, d->cfg);
     } else {
         r->error = pr->error ? json_deep_copy(pr->error)
                              : json_pack("{s:s, s:s}", "type", "InternalError", "message",

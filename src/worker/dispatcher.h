@@ -99,7 +99,10 @@ struct dispatcher_job_done {
 };
 typedef void (*dispatcher_job_done_fn)(void *ud, const struct dispatcher_job_done *info);
 /* Sets the one callback called on the loop thread after each job result is committed
- * (NULL to remove). Call before dispatcher_start. */
+ * (NULL to remove). Call before dispatcher_start. While a callback is set, a job completing
+ * with output deliveries owed (delivery_owed) is committed with its deliveries pending and
+ * owned by this node (store_job_result.deliver): the callback's owner delivers them and
+ * settles them with store_job_delivery_done (src/cli/node_services.c). */
 void dispatcher_on_job_done(struct dispatcher *d, dispatcher_job_done_fn fn, void *ud);
 /* Starts the worker pool and claiming. `self_exe` is the ratchet binary re-executed in
  * worker mode (fork+exec). */

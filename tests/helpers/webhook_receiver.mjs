@@ -7,6 +7,8 @@
 //   /flaky/<n>/<code>/<key>  <code> for the first n requests of that path, then 200
 //   /retry-after/<s>/<key>   429 with "Retry-After: <s>" the first time, then 200
 //   /hang                    never answers
+//   /switch/<key>            500 until the test sets another answer with /_switch/<key>/<code>
+//   GET /_switch/<key>/<code> sets what /switch/<key> answers from now on
 //   GET /_requests?prefix=P  the recorded requests whose path starts with P, as JSON
 //
 //   node webhook_receiver.mjs [--secret S]
@@ -17,6 +19,7 @@ const secretArg = process.argv.indexOf('--secret');
 const secret = secretArg > 0 ? process.argv[secretArg + 1] : null;
 const requests = [];
 const counts = new Map();
+const switches = new Map();
 
 // The recipe of docs/delivery.md: "t=<unix>,v1=<hex>" over "<t>.<raw body>", constant-time
 // compare, and a timestamp no older than 5 minutes.
@@ -42,6 +45,12 @@ const server = http.createServer((req, res) => {
       res.end(JSON.stringify(requests.filter((r) => r.path.startsWith(prefix))));
       return;
     }
+    if (url.pathname.startsWith('/_switch/')) {
+      const [, , key, code] = url.pathname.split('/');
+      switches.set(key, Number(code));
+      res.end('{}');
+      return;
+    }
     requests.push({
       method: req.method,
       path: url.pathname,
@@ -56,6 +65,7 @@ const server = http.createServer((req, res) => {
     if (seg[0] === 'hang') return;
     let status = 200;
     if (seg[0] === 'status') status = Number(seg[1]);
+    if (seg[0] === 'switch') status = switches.get(seg[1]) ?? 500;
     if (seg[0] === 'flaky' && n <= Number(seg[1])) status = Number(seg[2]);
     if (seg[0] === 'retry-after' && n === 1) {
       status = 429;

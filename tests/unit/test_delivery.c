@@ -209,7 +209,17 @@ struct run {
     char *base_dir;
     int out_fd;
     int results, final_failures;
+    int64_t settled[8]; /* jobs reported by on_settled, in order */
+    int nsettled;
 };
+
+static void on_settled(void *ud, int64_t job_id)
+{
+    struct run *run = ud;
+    if (run->nsettled < 8)
+        run->settled[run->nsettled] = job_id;
+    run->nsettled++;
+}
 
 static void on_result(void *ud, const struct delivery_result *r)
 {
@@ -255,6 +265,7 @@ static bool run_start(struct run *r, struct store *st, struct config *cfg,
                                        .stderr_fd = r->out_fd,
                                        .resolve = resolve,
                                        .on_result = on_result,
+                                       .on_settled = on_settled,
                                        .ud = r};
     struct err err = {0};
     if (delivery_new(&r->loop, &r->opt, &r->d, &err) < 0) {
@@ -1030,6 +1041,88 @@ STORE_TEST(queue_bound_and_drain)
     CHECK_CONTAINS(jsonx_str(json_array_get(rows, 1), "errorMessage"),
                    "not delivered: the server stopped before this attempt");
     json_decref(rows);
+}
+
+/* ---- durable delivery: settling tracked jobs, resuming after earlier attempts ---- */
+
+static bool settled(const struct run *r, int64_t job_id)
+{
+    int n = 0;
+    for (int i = 0; i < r->nsettled && i < 8; i++)
+        n += r->settled[i] == job_id;
+    return n == 1;
+}
+
+STORE_TEST(tracked_jobs_settle_once_every_destination_is_final)
+{
+    int port = receiver_port();
+    REQUIRE(port);
+    char flaky[128], ok1[128], ok2[128], hang[128], dests_a[512], dests[1024];
+    snprintf(flaky, sizeof(flaky), "/flaky/1/500/%s", key());
+    snprintf(ok1, sizeof(ok1), "/ok/%s", key());
+    snprintf(ok2, sizeof(ok2), "/ok/%s", key());
+    snprintf(hang, sizeof(hang), "/hang/%s", key());
+    /* a: a webhook that succeeds on its second attempt and one that never validates */
+    struct fjob a, b, c, none;
+    snprintf(dests_a, sizeof(dests_a),
+             "[{\"type\": \"webhook\", \"url\": \"http://127.0.0.1:%d%s\"},"
+             " {\"type\": \"webhook\", \"url\": \"ftp://example.com/x\"}]",
+             port, flaky);
+    REQUIRE(make_job(st, "{}", dests_a, &a)); /* (the job keeps pointing at dests_a) */
+    /* b: recovered after a dead node delivered its first destination and tried the second
+     * four times */
+    snprintf(dests, sizeof(dests),
+             "[{\"type\": \"webhook\", \"url\": \"http://127.0.0.1:%d%s\"},"
+             " {\"type\": \"webhook\", \"url\": \"http://127.0.0.1:%d%s\"}]",
+             port, ok1, port, ok2);
+    REQUIRE(make_job(st, "{}", dests, &b));
+    REQUIRE(make_job(st, "{}", NULL, &none));
+    a.dj.track = b.dj.track = none.dj.track = true;
+    char did[37];
+    uuid_v4(did);
+    struct delivery_prior prior[2] = {{.delivered = true, .last_attempt = 1},
+                                      {.last_attempt = 4, .delivery_id = did}};
+    b.dj.prior = prior;
+    b.dj.nprior = 2;
+    struct run r;
+    REQUIRE(run_start(&r, st, test_config(), NULL));
+    submit(&r, &a);
+    submit(&r, &b);
+    submit(&r, &none);
+    CHECK(settled(&r, none.job_id)); /* nothing to deliver: settled at once */
+    run_finish(&r, 30000);
+    CHECK_INT_EQ(r.nsettled, 3);
+    CHECK(settled(&r, a.job_id));
+    CHECK(settled(&r, b.job_id));
+    json_t *reqs = received(ok1);
+    CHECK_INT_EQ(json_array_size(reqs), 0); /* delivered before: not again */
+    json_decref(reqs);
+    reqs = received(ok2);
+    REQUIRE(json_array_size(reqs) == 1);
+    CHECK_STR_EQ(hdr(json_array_get(reqs, 0), "x-ratchet-attempt"), "5");
+    CHECK_STR_EQ(hdr(json_array_get(reqs, 0), "x-ratchet-delivery"), did);
+    json_decref(reqs);
+    json_t *rows = rows_at(st, b.job_id, 1);
+    REQUIRE(json_array_size(rows) == 1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "attempt")), 5);
+    json_decref(rows);
+
+    /* c: a drain that cancels its delivery leaves it unsettled (still owed) */
+    snprintf(dests, sizeof(dests),
+             "[{\"type\": \"webhook\", \"url\": \"http://127.0.0.1:%d%s\","
+             " \"timeoutSeconds\": 30}]",
+             port, hang);
+    REQUIRE(make_job(st, "{}", dests, &c));
+    c.dj.track = true;
+    REQUIRE(run_start(&r, st, test_config(), NULL));
+    submit(&r, &c);
+    struct delivery_stats stats = {0};
+    for (int i = 0; i < 50 && !stats.running; i++) {
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        delivery_get_stats(r.d, &stats);
+    }
+    run_finish(&r, 200);
+    CHECK_INT_EQ(r.nsettled, 0);
 }
 
 /* ---- the two halves together ---- */

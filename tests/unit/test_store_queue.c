@@ -1057,3 +1057,197 @@ STORE_TEST(writer_killed_mid_transaction_leaves_a_consistent_store)
         sqlite3_close(db);
     }
 }
+
+/* ---- durable delivery: jobs owing output deliveries ---- */
+
+/* Claims a new job of task as node and finishes it completed, owing deliveries. */
+static int64_t owing_job(struct store *st, int64_t task, const char *node)
+{
+    struct store_job_new j = {.task_id = task};
+    int64_t id = enqueue1(st, &j);
+    struct store_claimed_job *c = NULL;
+    struct err err = {0};
+    struct store_claim cl = {
+        .node_id = node, .max_jobs = 1, .lease_ms = 30000, .only_task_id = task};
+    size_t n = 0;
+    if (store_job_claim(st, &cl, &c, &n, &err) < 0 || n != 1 || c[0].job_id != id)
+        test_fail(__FILE__, __LINE__, "claim job %lld: %s", (long long)id, err.msg);
+    struct store_job_result r = {.job_id = id,
+                                 .execution_id = c[0].execution_id,
+                                 .outcome = STORE_OUTCOME_COMPLETED,
+                                 .output = "{}",
+                                 .duration_ms = -1,
+                                 .deliver = true};
+    bool applied = false;
+    if (store_job_finish(st, node, &r, 1, &applied, &err) < 0 || !applied)
+        test_fail(__FILE__, __LINE__, "finish job %lld: %s", (long long)id, err.msg);
+    store_claimed_free(c, n);
+    return id;
+}
+
+static void node_row(struct store *st, const char *node_id, const char *status)
+{
+    struct err err = {0};
+    json_t *f = json_pack("{s:s, s:s, s:i, s:s}", "nodeId", node_id, "hostname", "h", "pid", 1,
+                          "status", status);
+    if (store_upsert(st, STORE_NODES, "nodeId", f, NULL, NULL, &err) < 0)
+        test_fail(__FILE__, __LINE__, "node %s: %s", node_id, err.msg);
+    json_decref(f);
+}
+
+#define CHECK_DELIVERY(st, id, status, owner)                                  \
+    do {                                                                       \
+        json_t *r_ = get_row((st), STORE_JOBS, (id));                          \
+        const char *s_ = jsonx_str(r_, "deliveryStatus");                      \
+        const char *o_ = jsonx_str(r_, "deliveryOwner");                       \
+        if ((status) == NULL)                                                  \
+            CHECK(json_is_null(json_object_get(r_, "deliveryStatus")) && !o_); \
+        else {                                                                 \
+            CHECK_STR_EQ(s_, (status));                                        \
+            CHECK_STR_EQ(o_, (owner));                                         \
+        }                                                                      \
+        json_decref(r_);                                                       \
+    } while (0)
+
+STORE_TEST(completion_owing_deliveries_marks_them_pending)
+{
+    struct err err = {0};
+    int64_t t = fixture_task(st, "owes");
+    struct store_job_new jobs[4] = {{.task_id = t}, {.task_id = t}, {.task_id = t}, {.task_id = t}};
+    struct store_enqueued e[4];
+    CHECK_OK(store_job_enqueue(st, jobs, 4, e, &err), &err);
+    struct store_claimed_job *c = NULL;
+    REQUIRE(claim(st, "node-a", 4, 0, &c) == 4);
+    /* one batch: completed owing deliveries, completed owing none, failed with the flag
+     * (a failure owes nothing), and one finished by a node that does not hold its lease */
+    struct store_job_result r[3] = {
+        {.job_id = c[0].job_id,
+         .execution_id = c[0].execution_id,
+         .outcome = STORE_OUTCOME_COMPLETED,
+         .output = "{\"a\":1}",
+         .duration_ms = -1,
+         .deliver = true},
+        {.job_id = c[1].job_id,
+         .execution_id = c[1].execution_id,
+         .outcome = STORE_OUTCOME_COMPLETED,
+         .output = "{}",
+         .duration_ms = -1},
+        {.job_id = c[2].job_id,
+         .execution_id = c[2].execution_id,
+         .outcome = STORE_OUTCOME_FAILED,
+         .error_type = "Error",
+         .error_message = "no",
+         .duration_ms = -1,
+         .deliver = true},
+    };
+    bool applied[3] = {0};
+    CHECK_OK(store_job_finish(st, "node-a", r, 3, applied, &err), &err);
+    CHECK(applied[0] && applied[1] && applied[2]);
+    CHECK_JOB_STATUS(st, c[0].job_id, "COMPLETED");
+    CHECK_DELIVERY(st, c[0].job_id, "PENDING", "node-a");
+    CHECK_DELIVERY(st, c[1].job_id, NULL, NULL);
+    CHECK_DELIVERY(st, c[2].job_id, NULL, NULL);
+    /* a result the job no longer takes (another node's lease) marks nothing either */
+    struct store_job_result lost = {.job_id = c[3].job_id,
+                                    .execution_id = c[3].execution_id,
+                                    .outcome = STORE_OUTCOME_COMPLETED,
+                                    .output = "{}",
+                                    .duration_ms = -1,
+                                    .deliver = true};
+    bool lost_applied = true;
+    CHECK_OK(store_job_finish(st, "node-b", &lost, 1, &lost_applied, &err), &err);
+    CHECK(!lost_applied);
+    CHECK_DELIVERY(st, c[3].job_id, NULL, NULL);
+
+    /* the API can filter on it */
+    json_t *v = json_string("pending");
+    struct store_filter f[] = {{"deliveryStatus", STORE_EQ, v}};
+    struct store_query q = {.filters = f, .nfilters = 1};
+    json_t *rows = NULL;
+    CHECK_OK(store_list(st, STORE_JOBS, &q, &rows, NULL, &err), &err);
+    REQUIRE(json_array_size(rows) == 1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_array_get(rows, 0), "id")), c[0].job_id);
+    json_decref(rows);
+    json_decref(v);
+
+    /* settled: only by its owner, once */
+    bool done = true;
+    CHECK_OK(store_job_delivery_done(st, c[0].job_id, "node-b", &done, &err), &err);
+    CHECK(!done);
+    CHECK_DELIVERY(st, c[0].job_id, "PENDING", "node-a");
+    CHECK_OK(store_job_delivery_done(st, c[0].job_id, "node-a", &done, &err), &err);
+    CHECK(done);
+    CHECK_DELIVERY(st, c[0].job_id, "DONE", "node-a");
+    CHECK_OK(store_job_delivery_done(st, c[0].job_id, "node-a", &done, &err), &err);
+    CHECK(!done);
+    /* nothing owed: nothing to settle */
+    CHECK_OK(store_job_delivery_done(st, c[1].job_id, "node-a", &done, &err), &err);
+    CHECK(!done);
+    CHECK_DELIVERY(st, c[1].job_id, NULL, NULL);
+    store_claimed_free(c, 4);
+}
+
+static bool has_orphan(const struct store_delivery_orphan *o, size_t n, int64_t id,
+                       const char *owner)
+{
+    for (size_t i = 0; i < n; i++)
+        if (o[i].job_id == id && o[i].owner && strcmp(o[i].owner, owner) == 0)
+            return true;
+    return false;
+}
+
+STORE_TEST(orphaned_deliveries_are_listed_and_adopted_once)
+{
+    struct err err = {0};
+    int64_t t = fixture_task(st, "orphans");
+    node_row(st, "alive", "running");
+    node_row(st, "stopped", "stopped");
+    node_row(st, "me", "running");
+    node_row(st, "adopter-1", "running");
+    node_row(st, "adopter-2", "running");
+    int64_t j_alive = owing_job(st, t, "alive");
+    int64_t j_stopped = owing_job(st, t, "stopped");
+    int64_t j_ghost = owing_job(st, t, "ghost"); /* no node row at all */
+    int64_t j_me = owing_job(st, t, "me");
+    int64_t j_done = owing_job(st, t, "ghost");
+    bool done = false;
+    CHECK_OK(store_job_delivery_done(st, j_done, "ghost", &done, &err), &err);
+    CHECK(done);
+
+    int64_t now = time_now_ms();
+    struct store_delivery_orphan *o = NULL;
+    size_t n = 0;
+    /* live nodes keep theirs; stopped and unknown owners are gone; settled jobs never show */
+    CHECK_OK(store_job_delivery_orphans(st, NULL, now - 4000, 0, &o, &n, &err), &err);
+    CHECK_INT_EQ(n, 2);
+    CHECK(has_orphan(o, n, j_stopped, "stopped"));
+    CHECK(has_orphan(o, n, j_ghost, "ghost"));
+    store_delivery_orphans_free(o, n);
+    /* a node restarted under its old id also takes its own */
+    CHECK_OK(store_job_delivery_orphans(st, "me", now - 4000, 0, &o, &n, &err), &err);
+    CHECK_INT_EQ(n, 3);
+    CHECK(has_orphan(o, n, j_me, "me"));
+    store_delivery_orphans_free(o, n);
+    /* a running node silent for longer than the threshold is gone too */
+    CHECK_OK(store_job_delivery_orphans(st, NULL, now + 60000, 0, &o, &n, &err), &err);
+    CHECK(has_orphan(o, n, j_alive, "alive"));
+    store_delivery_orphans_free(o, n);
+
+    /* adoption is conditional: of two adopters of one orphan, one wins */
+    bool adopted = false;
+    CHECK_OK(store_job_delivery_adopt(st, j_ghost, "ghost", "adopter-1", &adopted, &err), &err);
+    CHECK(adopted);
+    CHECK_OK(store_job_delivery_adopt(st, j_ghost, "ghost", "adopter-2", &adopted, &err), &err);
+    CHECK(!adopted);
+    CHECK_DELIVERY(st, j_ghost, "PENDING", "adopter-1");
+    /* nor can a settled job be adopted */
+    CHECK_OK(store_job_delivery_adopt(st, j_done, "ghost", "adopter-2", &adopted, &err), &err);
+    CHECK(!adopted);
+    CHECK_DELIVERY(st, j_done, "DONE", "ghost");
+    /* the adopter is alive: the job is no orphan any more */
+    CHECK_OK(store_job_delivery_orphans(st, NULL, now - 4000, 0, &o, &n, &err), &err);
+    CHECK_INT_EQ(n, 1);
+    CHECK(has_orphan(o, n, j_stopped, "stopped"));
+    store_delivery_orphans_free(o, n);
+    CHECK_DELIVERY(st, j_alive, "PENDING", "alive");
+}
