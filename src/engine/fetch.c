@@ -2,7 +2,7 @@
  * fetch on libcurl, both forms (js/web.js shapes them): host.fetchSync blocks the calling JS
  * while a private multi handle is polled every 10 ms, so the run's deadline and cancellation
  * still stop it; host.fetchStart adds the request to the engine's multi handle, which the loop
- * drives through uv_poll and a uv timer, and completes it later through internals.fetchDone.
+ * drives through uv_poll and a uv timer, and completes it later through fetch.js's fetchDone.
  *
  * Every request is one logical exchange (redirects are followed by curl, up to the limit), goes
  * first to the run's intercept hook (mock, refuse or pass) and is then shown to its observe hook
@@ -672,7 +672,8 @@ static void fetch_deliver(struct fetch *f)
     JSValueRef args[2] = {JSValueMakeNumber(run->ctx, f->id), fetch_raw(run->ctx, f)};
     fetch_free(f);
     JSValueRef exc = NULL;
-    JSObjectCallAsFunction(run->ctx, run->fn_fetch_done, NULL, 2, args, &exc);
+    if (run->mods[JS_FETCH])
+        module_call(run, JS_FETCH, NAME_fetchDone, 2, args, &exc);
     if (exc)
         run_fail_exception(run, exc);
     turn_end(run);
@@ -957,14 +958,6 @@ HOST_FN(host_url_normalize)
     JSValueRef v = js_cstring_value(ctx, url);
     free(url);
     return v;
-}
-
-/* host.fetchMode() -> "sync" | "standard" */
-HOST_FN(host_fetch_mode)
-{
-    struct engine_run *run = host_run(self);
-    const char *mode = run && run->fetch_mode == ENGINE_FETCH_SYNC ? "sync" : "standard";
-    return js_cstring_value(ctx, mode);
 }
 
 void fetch_cancel_run(struct engine_run *run)

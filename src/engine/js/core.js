@@ -1,5 +1,5 @@
 /*
- * The run's core globals, loaded on first use (prelude.js makes each a lazy global): console
+ * The run's core globals, loaded on first use (each is a lazy global, src/engine/globals.c): console
  * (formatting through inspect.js for anything but plain strings and numbers), the timers,
  * queueMicrotask, atob/btoa, and the helpers the engine needs when something goes wrong:
  * describe(e) for the run's error, the Node-style stack formatter, unhandled rejections.
@@ -237,24 +237,10 @@
                 msg = 'task output is not JSON (it serialises to undefined)';
             return new OutputError(msg);
         },
-        /* The shapes after `main` and a function completion value: module.exports, an object
-         * with main or default, and the original's "the completion value is the output". */
-        resolveOther(completion, mod) {
-            const candidates = [mod !== null && typeof mod === 'object' ? mod.exports : undefined, completion];
-            for (const c of candidates) {
-                if (typeof c === 'function')
-                    return c;
-                if (c !== null && typeof c === 'object') {
-                    if (typeof c.main === 'function')
-                        return (input, context) => c.main(input, context);
-                    if (typeof c.default === 'function')
-                        return (input, context) => c.default(input, context);
-                }
-            }
-            if (completion !== undefined && completion !== null)
-                return () => completion;
-            throw new TaskError('main.js defines no task function: declare function main(input, context), ' +
-                                'or make the script end with a function expression');
+        /* The error of a main.js that defines no task (run.c looked for every shape). */
+        noTaskError() {
+            return new TaskError('main.js defines no task function: declare function main(input, context), ' +
+                                 'or make the script end with a function expression');
         },
         /* Runs timer id; returns true when it repeats. */
         fireTimer(id) {
