@@ -33,12 +33,15 @@ static const char *const lazy_names[LAZY__COUNT] = {
 };
 
 /* Evaluated once in the utility context; returns [defineLazy, defineValue, call]. Nothing it
- * creates is handed to a run's context except the accessors, which it freezes first. */
+ * creates is handed to a run's context except the accessors, which it freezes first. call runs
+ * the task and hands its result to done (task_done) before it returns, so that a rejected
+ * promise the task returns has its handlers before microtasks drain (they drain when the
+ * outermost call into JavaScriptCore returns, and a promise still unhandled then is reported). */
 static const char util_source[] =
     "(function (names, accessors) {\n"
     "    'use strict';\n"
     "    const defineProperty = Object.defineProperty, freeze = Object.freeze;\n"
-    "    const setPrototypeOf = Object.setPrototypeOf;\n"
+    "    const setPrototypeOf = Object.setPrototypeOf, apply = Reflect.apply;\n"
     "    const descs = [];\n"
     "    for (let i = 0; i < names.length; i++) {\n"
     "        const get = accessors[2 * i], set = accessors[2 * i + 1];\n"
@@ -59,8 +62,8 @@ static const char util_source[] =
     "            defineProperty(o, name, {__proto__: null, value, writable: true,\n"
     "                                     configurable: true, enumerable: false});\n"
     "        },\n"
-    "        function call(fn, a, b) {\n"
-    "            return fn(a, b);\n"
+    "        function call(done, fn, self, a, b) {\n"
+    "            return done(fn === undefined ? self : apply(fn, self, [a, b]));\n"
     "        },\n"
     "    ];\n"
     "})";
@@ -117,6 +120,17 @@ static JSValueRef on_rejection(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
                           argc > 1 ? argv[1] : JSValueMakeUndefined(ctx)};
     JSValueRef x = NULL;
     module_call(run, JS_CORE, NAME_onUnhandledRejection, 2, args, &x);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* done(result) of the util call: the task's result, taken by the running run (run.c). */
+static JSValueRef task_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                            const JSValueRef argv[], JSValueRef *exc)
+{
+    struct engine *e = JSObjectGetPrivate(fn);
+    struct engine_run *run = e ? e->current : NULL;
+    if (run && run->ctx)
+        run_take_result(run, argc > 0 ? argv[0] : JSValueMakeUndefined(run->ctx), exc);
     return JSValueMakeUndefined(ctx);
 }
 
@@ -177,6 +191,9 @@ int globals_init(struct engine *e, struct err *err)
     e->rejection_class = callable_class_create("RatchetRejection", on_rejection);
     e->util_on_rejection = JSObjectMake(u, e->rejection_class, e);
     JSValueProtect(u, e->util_on_rejection);
+    e->task_done_class = callable_class_create("RatchetTaskDone", task_done);
+    e->util_task_done = JSObjectMake(u, e->task_done_class, e);
+    JSValueProtect(u, e->util_task_done);
     if (!e->util_define_lazy || !e->util_define_value || !e->util_call)
         return err_set(err, E_INTERNAL, "the engine's globals do not compile: no helpers");
     return 0;
@@ -186,7 +203,7 @@ void globals_release(struct engine *e)
 {
     JSContextRef u = e->util_ctx;
     JSObjectRef fns[] = {e->util_define_lazy, e->util_define_value, e->util_call,
-                         e->util_on_rejection};
+                         e->util_on_rejection, e->util_task_done};
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         if (fns[i])
             JSValueUnprotect(u, fns[i]);
@@ -199,6 +216,8 @@ void globals_release(struct engine *e)
         JSClassRelease(e->accessor_class);
     if (e->rejection_class)
         JSClassRelease(e->rejection_class);
+    if (e->task_done_class)
+        JSClassRelease(e->task_done_class);
 }
 
 int globals_install(struct engine *e, JSGlobalContextRef ctx)
@@ -220,9 +239,11 @@ int globals_install(struct engine *e, JSGlobalContextRef ctx)
     return 0;
 }
 
-JSValueRef util_call_task(struct engine *e, JSObjectRef fn, JSValueRef a, JSValueRef b,
-                          JSValueRef *exc)
+int util_call_task(struct engine *e, JSObjectRef fn, JSValueRef self, JSValueRef a, JSValueRef b,
+                   JSValueRef *exc)
 {
-    JSValueRef args[3] = {fn, a, b};
-    return JSObjectCallAsFunction(e->util_ctx, e->util_call, NULL, 3, args, exc);
+    JSValueRef args[5] = {e->util_task_done, fn ? fn : JSValueMakeUndefined(e->util_ctx),
+                          self ? self : JSValueMakeUndefined(e->util_ctx), a, b};
+    JSObjectCallAsFunction(e->util_ctx, e->util_call, NULL, 5, args, exc);
+    return *exc ? -1 : 0;
 }

@@ -189,12 +189,14 @@ struct engine {
     JSObjectRef util_define_lazy; /* (global, module) defines the lazy accessors, module, exports */
     JSObjectRef
         util_define_value; /* (object, name, value): a writable, configurable data property */
-    JSObjectRef util_call; /* (fn, a, b): fn(a, b) with `this` undefined */
+    JSObjectRef util_call; /* (done, fn, self, a, b): done(fn.call(self, a, b)), see globals.c */
+    JSObjectRef util_task_done;    /* the done above: run_take_result of the running run */
     JSObjectRef util_on_rejection; /* every context's unhandled-rejection callback */
     JSClassRef host_class;
     JSClassRef callable_class;  /* a run's load(), its promise callbacks */
     JSClassRef accessor_class;  /* the lazy accessors, in the utility context */
     JSClassRef rejection_class; /* util_on_rejection */
+    JSClassRef task_done_class; /* util_task_done */
     struct lazy_accessor lazy[2 * LAZY__COUNT];
     JSScriptRef modules[JS__COUNT];
     JSScriptRef find_main; /* `typeof main === 'function' ? main : undefined` */
@@ -299,6 +301,9 @@ void run_fail(struct engine_run *run, int rc, const char *type, const char *fmt,
 void run_fail_exception(struct engine_run *run, JSValueRef exc);
 void run_settle_json(struct engine_run *run, JSValueRef json);
 void run_settle_value(struct engine_run *run, JSValueRef v);
+/* The task returned r: its output, or a thenable the run waits for. *exc is set when reading
+ * r.then throws. */
+void run_take_result(struct engine_run *run, JSValueRef r, JSValueRef *exc);
 void turn_begin(struct engine_run *run);
 void turn_end(struct engine_run *run);
 void run_finish(struct engine_run *run);
@@ -322,9 +327,11 @@ bool watchdog_cb(JSContextRef ctx, void *ud);
 int globals_init(struct engine *e, struct err *err);
 void globals_release(struct engine *e);
 int globals_install(struct engine *e, JSGlobalContextRef ctx);
-/* fn(a, b) with `this` undefined (a task function's call); NULL with *exc set when it throws. */
-JSValueRef util_call_task(struct engine *e, JSObjectRef fn, JSValueRef a, JSValueRef b,
-                          JSValueRef *exc);
+/* Calls the task, fn(a, b) with `this` self (undefined when NULL), and hands what it returns to
+ * run_take_result of the running run within the same call into JavaScriptCore; fn NULL takes
+ * self itself as the result. -1 with *exc set (a value of the run's context) when it throws. */
+int util_call_task(struct engine *e, JSObjectRef fn, JSValueRef self, JSValueRef a, JSValueRef b,
+                   JSValueRef *exc);
 
 /* modules.c */
 JSScriptRef module_script(struct engine *e, enum js_module m);

@@ -397,35 +397,41 @@ static void await_result(struct engine_run *run, JSValueRef r)
         run_fail_exception(run, exc);
 }
 
-/* Calls the task with (input, context) and takes its result: the output, or a thenable to
- * await. */
-static void start_task(struct engine_run *run, JSValueRef completion, JSValueRef input,
-                       JSValueRef context)
+void run_take_result(struct engine_run *run, JSValueRef r, JSValueRef *exc)
 {
     JSContextRef ctx = run->ctx;
-    JSObjectRef fn = NULL, self = NULL;
-    JSValueRef exc = NULL, r = NULL;
-    enum task_call how = find_task(run, completion, run->lexical_main, &fn, &self, &exc);
-    if (how == TASK_FUNCTION) {
-        r = util_call_task(run->engine, fn, input, context, &exc);
-    } else if (how == TASK_METHOD) {
-        JSValueRef args[2] = {input, context};
-        r = JSObjectCallAsFunction(ctx, fn, self, 2, args, &exc);
-    } else if (how == TASK_VALUE) {
-        r = completion;
-    }
-    if (r && JSValueIsObject(ctx, r)) {
+    if (run->state != RUN_ACTIVE)
+        return;
+    if (JSValueIsObject(ctx, r)) {
         JSValueRef then =
-            JSObjectGetProperty(ctx, (JSObjectRef)r, run->engine->names[NAME_then], &exc);
+            JSObjectGetProperty(ctx, (JSObjectRef)r, run->engine->names[NAME_then], exc);
+        if (!then)
+            return;
         if (as_function(ctx, then)) {
             await_result(run, r);
             return;
         }
     }
-    if (exc || !r)
-        run_fail_exception(run, exc ? exc : JSValueMakeUndefined(ctx));
+    run_settle_value(run, r);
+}
+
+/* Calls the task with (input, context); util_call_task hands its result to run_take_result. */
+static void start_task(struct engine_run *run, JSValueRef completion, JSValueRef input,
+                       JSValueRef context)
+{
+    JSObjectRef fn = NULL, self = NULL;
+    JSValueRef exc = NULL;
+    enum task_call how = find_task(run, completion, run->lexical_main, &fn, &self, &exc);
+    if (how == TASK_NONE) {
+        run_fail_exception(run, exc ? exc : JSValueMakeUndefined(run->ctx));
+        return;
+    }
+    if (how == TASK_VALUE)
+        util_call_task(run->engine, NULL, completion, input, context, &exc);
     else
-        run_settle_value(run, r);
+        util_call_task(run->engine, fn, self, input, context, &exc);
+    if (exc)
+        run_fail_exception(run, exc);
 }
 
 /* The first turn: evaluate main.js, then find the task and call it. */

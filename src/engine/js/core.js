@@ -216,6 +216,12 @@
     defineProperty(TaskError.prototype, 'name', {value: 'TaskError', writable: true, configurable: true});
     class OutputError extends ErrorCtor {}
     defineProperty(OutputError.prototype, 'name', {value: 'OutputError', writable: true, configurable: true});
+    /* The engine words these about the task; only engine frames would be on their stack. */
+    function engineError(Ctor, message) {
+        const e = new Ctor(message);
+        e.stack = '';
+        return e;
+    }
 
     return {
         console, setTimeout, setInterval, clearTimeout, clearInterval, queueMicrotask, atob, btoa,
@@ -235,12 +241,12 @@
                 msg = 'task output is not JSON: ' + (e instanceof ErrorCtor ? e.message : StringCtor(e));
             else
                 msg = 'task output is not JSON (it serialises to undefined)';
-            return new OutputError(msg);
+            return engineError(OutputError, msg);
         },
         /* The error of a main.js that defines no task (run.c looked for every shape). */
         noTaskError() {
-            return new TaskError('main.js defines no task function: declare function main(input, context), ' +
-                                 'or make the script end with a function expression');
+            return engineError(TaskError, 'main.js defines no task function: declare function main(input, context), ' +
+                                          'or make the script end with a function expression');
         },
         /* Runs timer id; returns true when it repeats. */
         fireTimer(id) {
