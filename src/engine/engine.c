@@ -387,11 +387,6 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
         e->loop = &e->own_loop;
         e->owns_loop = true;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        rc = err_set(err, E_INTERNAL, "curl_global_init failed");
-        goto fail_loop;
-    }
-
     /* Tasks are never inspected remotely; without this every new context registers itself
      * with the remote inspector (a GVariant message each), about 20% of a context's cost. */
     if (JSRemoteInspectorDisableAutoStart)
@@ -417,10 +412,6 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
         rc = err_set(err, E_INTERNAL, "the engine's task lookup does not compile");
         goto fail_vm;
     }
-    rc = fetch_engine_init(e, err);
-    if (rc < 0)
-        goto fail_vm;
-
     uv_timer_init(e->loop, &e->timer);
     uv_idle_init(e->loop, &e->idle);
     uv_async_init(e->loop, &e->async, on_async);
@@ -432,7 +423,6 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
     return 0;
 
 fail_vm:
-    fetch_engine_release(e);
     globals_release(e);
     if (e->find_main)
         JSScriptRelease(e->find_main);
@@ -446,8 +436,6 @@ fail_vm:
     JSClassRelease(e->callable_class);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
-    curl_global_cleanup();
-fail_loop:
     if (e->owns_loop)
         uv_loop_close(&e->own_loop);
 fail_early:
@@ -488,7 +476,6 @@ void engine_free(struct engine *e)
     JSClassRelease(e->callable_class);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
-    curl_global_cleanup();
     vec_free(&e->timers);
     if (e->statm_fd >= 0)
         close(e->statm_fd);

@@ -232,6 +232,7 @@ struct engine {
 
     CURLM *multi;      /* async fetch, driven by the loop */
     CURLM *sync_multi; /* sync fetch, driven by a poll loop inside the JS call */
+    bool curl_global;  /* curl_global_init done (at the first request, fetch.c) */
     int statm_fd;
 };
 
@@ -369,7 +370,6 @@ void console_add_line(struct engine_run *run, enum engine_log_level level, const
 
 /* fetch.c */
 char *fetch_url_normalize(const char *in, size_t len);
-int fetch_engine_init(struct engine *e, struct err *err);
 void fetch_engine_release(struct engine *e);
 void fetch_cancel_run(struct engine_run *run);
 void fetch_headers_release(struct engine_headers *h);
