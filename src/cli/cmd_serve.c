@@ -6,6 +6,7 @@
  * jobs get job_queue.shutdown_grace_ms to finish, then HTTP stops and everything is freed in
  * reverse order. A second signal stops at once.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,9 @@ static int run_serve(const struct cli_args *args, struct err *err)
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         s.signals_open = true;
         print_banner(&s, report);
+        /* What starting up allocated and freed (task folders read, schemas compiled,
+         * migrations) goes back to the OS instead of idling in malloc's heap (~1 MiB). */
+        malloc_trim(0);
         log_info("serve: node %s ready", s.node_id);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         log_info("serve: stopped");
