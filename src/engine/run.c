@@ -6,7 +6,7 @@
  * engine_run_start compiles the code (engine.c); the first turn takes a context (its globals
  * are defined by globals.c), evaluates main.js, finds the task function (docs/engine.md,
  * "shapes"), calls it with (input, context) and takes the output JSON or, for a thenable, waits
- * for it to settle. All of that is C: no JavaScript of the engine's runs in a plain run. Later
+ * for it to settle. All of that is C: a run that uses no API loads none of the modules. Later
  * turns are timer callbacks (timers.c) and fetch completions (fetch.c). A turn is a call into the
  * run's JavaScript; microtasks drain at its end. After each turn a run still ACTIVE with no timer
  * or request pending can never settle, and fails at once.
