@@ -7,12 +7,19 @@
  * so it is done without any JavaScript of the run's: the accessors are callable objects made
  * once per engine in the utility context, one per name, frozen and with a null prototype (a
  * task that reads one from a property descriptor can call it, nothing more: it returns values of
- * the task's own context and leads to no object of the utility context), and one function of
- * the utility context, which JavaScriptCore compiles once and keeps optimised, defines them all
- * on a new global object with shared descriptors (about 11 us of it is JavaScriptCore building
- * its own console object, which it does lazily at the first look-up of that name). The same
- * context holds the strict-mode trampoline that calls the task and hands its result to C within
- * the same call (util_call_task), and the unhandled-rejection callback every context gets.
+ * the task's own context and leads to no object of the utility context), and one call of the
+ * utility context's Object.defineProperties defines them all on a new global object from a
+ * frozen table of shared descriptors (about 11 us of it is JavaScriptCore building its own
+ * console object, which it does at the first look-up of that name).
+ *
+ * No JavaScript of the engine's runs per run or per context here: only native functions of the
+ * utility context (defineProperties, defineProperty, bind) and C callbacks. A function of the
+ * utility context called for every run would soon be hot enough for JavaScriptCore's optimising
+ * compiler, and compiling it pages in megabytes of the compiler's code in every worker. The
+ * same goes for calling the task: task_call (a C callback) calls it through a function bound to
+ * an undefined `this` and hands its result to run.c within the same call into JavaScriptCore,
+ * so that a rejected promise the task returns has its handlers before microtasks drain (they
+ * drain when the outermost call returns, and a promise still unhandled then is reported).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,49 +40,39 @@ static const char *const lazy_names[LAZY__COUNT] = {
 #undef X
 };
 
-/* Evaluated once in the utility context; returns [defineLazy, defineValue, call]. Nothing it
- * creates is handed to a run's context except the accessors, which it freezes first. call runs
- * the task and hands its result to done (task_done) before it returns, so that a rejected
- * promise the task returns has its handlers before microtasks drain (they drain when the
- * outermost call into JavaScriptCore returns, and a promise still unhandled then is reported). */
+/* Evaluated once in the utility context; returns [descriptors, Object.defineProperties,
+ * Object.defineProperty, Function.prototype.bind]: the lazy accessors' descriptors by name,
+ * frozen with the accessors in them, and the native functions C calls. */
 static const char util_source[] =
     "(function (names, accessors) {\n"
     "    'use strict';\n"
-    "    const defineProperty = Object.defineProperty, freeze = Object.freeze;\n"
-    "    const setPrototypeOf = Object.setPrototypeOf, apply = Reflect.apply;\n"
-    "    const descs = [];\n"
+    "    const freeze = Object.freeze, setPrototypeOf = Object.setPrototypeOf;\n"
+    "    const descs = {__proto__: null};\n"
     "    for (let i = 0; i < names.length; i++) {\n"
     "        const get = accessors[2 * i], set = accessors[2 * i + 1];\n"
     "        setPrototypeOf(get, null);\n"
     "        setPrototypeOf(set, null);\n"
-    "        descs.push(freeze({__proto__: null, get: freeze(get), set: freeze(set),\n"
-    "                           configurable: true}));\n"
+    "        descs[names[i]] = freeze({__proto__: null, get: freeze(get), set: freeze(set),\n"
+    "                                  configurable: true});\n"
     "    }\n"
-    "    freeze(descs);\n"
-    "    return [\n"
-    "        function defineLazy(g, module) {\n"
-    "            for (let i = 0; i < descs.length; i++)\n"
-    "                defineProperty(g, names[i], descs[i]);\n"
-    "            g.module = module;\n"
-    "            g.exports = module.exports;\n"
-    "        },\n"
-    "        function defineValue(o, name, value) {\n"
-    "            defineProperty(o, name, {__proto__: null, value, writable: true,\n"
-    "                                     configurable: true, enumerable: false});\n"
-    "        },\n"
-    "        function call(done, fn, self, a, b) {\n"
-    "            return done(fn === undefined ? self : apply(fn, self, [a, b]));\n"
-    "        },\n"
-    "    ];\n"
+    "    return [freeze(descs), Object.defineProperties, Object.defineProperty,\n"
+    "            Function.prototype.bind];\n"
     "})";
 
-/* Defines name = value on the run's global object; false when that is refused. */
+/* Defines name = value on the run's global object (writable, configurable, not enumerable);
+ * false when that is refused. */
 static bool define_value(struct engine *e, struct engine_run *run, JSStringRef name,
                          JSValueRef value)
 {
+    JSContextRef u = e->util_ctx;
+    JSObjectRef desc = JSObjectMake(u, NULL, NULL);
+    js_set(u, desc, e->names[NAME_value], value);
+    js_set(u, desc, e->names[NAME_writable], JSValueMakeBoolean(u, true));
+    js_set(u, desc, e->names[NAME_configurable], JSValueMakeBoolean(u, true));
+    js_set(u, desc, e->names[NAME_enumerable], JSValueMakeBoolean(u, false));
     JSValueRef exc = NULL;
-    JSValueRef args[3] = {run->global, JSValueMakeString(e->util_ctx, name), value};
-    JSObjectCallAsFunction(e->util_ctx, e->util_define_value, NULL, 3, args, &exc);
+    JSValueRef args[3] = {run->global, JSValueMakeString(u, name), desc};
+    JSObjectCallAsFunction(u, e->util_define_property, NULL, 3, args, &exc);
     return exc == NULL;
 }
 
@@ -124,15 +121,36 @@ static JSValueRef on_rejection(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return JSValueMakeUndefined(ctx);
 }
 
-/* done(result) of the util call: the task's result, taken by the running run (run.c). */
-static JSValueRef task_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+/* util_call_task's callback, (fn, self, a, b): calls fn(a, b) with `this` self, or takes self
+ * as the result when fn is undefined, and hands the result to the running run (run.c), all
+ * within the caller's one call into JavaScriptCore. */
+static JSValueRef task_call(JSContextRef ctx, JSObjectRef callee, JSObjectRef this_obj, size_t argc,
                             const JSValueRef argv[], JSValueRef *exc)
 {
-    struct engine *e = JSObjectGetPrivate(fn);
+    struct engine *e = JSObjectGetPrivate(callee);
     struct engine_run *run = e ? e->current : NULL;
-    if (run && run->ctx)
-        run_take_result(run, argc > 0 ? argv[0] : JSValueMakeUndefined(run->ctx), exc);
-    return JSValueMakeUndefined(ctx);
+    if (!run || !run->ctx || argc < 4)
+        return JSValueMakeUndefined(ctx);
+    JSValueRef r = argv[1];
+    if (JSValueIsObject(run->ctx, argv[0])) {
+        JSObjectRef fn = (JSObjectRef)argv[0];
+        if (JSValueIsUndefined(run->ctx, argv[1])) {
+            /* the C API would pass the global object as `this`: a bound function passes
+             * undefined, as a plain call does (native, so nothing of it shows in stacks) */
+            JSValueRef undefined = JSValueMakeUndefined(e->util_ctx);
+            fn = (JSObjectRef)JSObjectCallAsFunction(e->util_ctx, e->util_bind, fn, 1, &undefined,
+                                                     exc);
+            if (!fn)
+                return NULL;
+            r = JSObjectCallAsFunction(run->ctx, fn, NULL, 2, argv + 2, exc);
+        } else {
+            r = JSObjectCallAsFunction(run->ctx, fn, (JSObjectRef)argv[1], 2, argv + 2, exc);
+        }
+        if (!r)
+            return NULL;
+    }
+    run_take_result(run, r, exc);
+    return *exc ? NULL : JSValueMakeUndefined(ctx);
 }
 
 static JSClassRef callable_class_create(const char *name, JSObjectCallAsFunctionCallback fn)
@@ -186,16 +204,18 @@ int globals_init(struct engine *e, struct err *err)
         free(msg);
         return rc;
     }
-    e->util_define_lazy = util_fn(list, 0, u);
-    e->util_define_value = util_fn(list, 1, u);
-    e->util_call = util_fn(list, 2, u);
+    e->util_lazy_descs = util_fn(list, 0, u);
+    e->util_define_properties = util_fn(list, 1, u);
+    e->util_define_property = util_fn(list, 2, u);
+    e->util_bind = util_fn(list, 3, u);
     e->rejection_class = callable_class_create("RatchetRejection", on_rejection);
     e->util_on_rejection = JSObjectMake(u, e->rejection_class, e);
     JSValueProtect(u, e->util_on_rejection);
-    e->task_done_class = callable_class_create("RatchetTaskDone", task_done);
-    e->util_task_done = JSObjectMake(u, e->task_done_class, e);
-    JSValueProtect(u, e->util_task_done);
-    if (!e->util_define_lazy || !e->util_define_value || !e->util_call)
+    e->task_call_class = callable_class_create("RatchetTaskCall", task_call);
+    e->util_task_call = JSObjectMake(u, e->task_call_class, e);
+    JSValueProtect(u, e->util_task_call);
+    if (!e->util_lazy_descs || !e->util_define_properties || !e->util_define_property ||
+        !e->util_bind)
         return err_set(err, E_INTERNAL, "the engine's globals do not compile: no helpers");
     return 0;
 }
@@ -203,8 +223,8 @@ int globals_init(struct engine *e, struct err *err)
 void globals_release(struct engine *e)
 {
     JSContextRef u = e->util_ctx;
-    JSObjectRef fns[] = {e->util_define_lazy, e->util_define_value, e->util_call,
-                         e->util_on_rejection, e->util_task_done};
+    JSObjectRef fns[] = {e->util_lazy_descs, e->util_define_properties, e->util_define_property,
+                         e->util_bind,       e->util_on_rejection,      e->util_task_call};
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         if (fns[i])
             JSValueUnprotect(u, fns[i]);
@@ -217,25 +237,27 @@ void globals_release(struct engine *e)
         JSClassRelease(e->accessor_class);
     if (e->rejection_class)
         JSClassRelease(e->rejection_class);
-    if (e->task_done_class)
-        JSClassRelease(e->task_done_class);
+    if (e->task_call_class)
+        JSClassRelease(e->task_call_class);
 }
 
 int globals_install(struct engine *e, JSGlobalContextRef ctx)
 {
     JSObjectRef g = JSContextGetGlobalObject(ctx);
-    JSObjectRef module = JSObjectMake(ctx, NULL, NULL);
-    JSObjectSetProperty(ctx, module, e->names[NAME_exports], JSObjectMake(ctx, NULL, NULL),
-                        kJSPropertyAttributeNone, NULL);
-    JSValueRef args[2] = {g, module};
+    JSValueRef args[2] = {g, e->util_lazy_descs};
     JSValueRef exc = NULL;
-    JSObjectCallAsFunction(e->util_ctx, e->util_define_lazy, NULL, 2, args, &exc);
+    JSObjectCallAsFunction(e->util_ctx, e->util_define_properties, NULL, 2, args, &exc);
     if (exc) {
         char *msg = js_value_utf8(e->util_ctx, exc, NULL, NULL);
         log_error("engine: defining the globals failed: %s", msg ? msg : "?");
         free(msg);
         return -E_INTERNAL;
     }
+    JSObjectRef module = JSObjectMake(ctx, NULL, NULL);
+    JSObjectRef exports = JSObjectMake(ctx, NULL, NULL);
+    js_set(ctx, module, e->names[NAME_exports], exports);
+    js_set(ctx, g, e->names[NAME_module], module);
+    js_set(ctx, g, e->names[NAME_exports], exports);
     JSGlobalContextSetUnhandledRejectionCallback(ctx, e->util_on_rejection, NULL);
     return 0;
 }
@@ -243,8 +265,9 @@ int globals_install(struct engine *e, JSGlobalContextRef ctx)
 int util_call_task(struct engine *e, JSObjectRef fn, JSValueRef self, JSValueRef a, JSValueRef b,
                    JSValueRef *exc)
 {
-    JSValueRef args[5] = {e->util_task_done, fn ? fn : JSValueMakeUndefined(e->util_ctx),
-                          self ? self : JSValueMakeUndefined(e->util_ctx), a, b};
-    JSObjectCallAsFunction(e->util_ctx, e->util_call, NULL, 5, args, exc);
+    JSContextRef u = e->util_ctx;
+    JSValueRef args[4] = {fn ? fn : JSValueMakeUndefined(u), self ? self : JSValueMakeUndefined(u),
+                          a, b};
+    JSObjectCallAsFunction(u, e->util_task_call, NULL, 4, args, exc);
     return *exc ? -1 : 0;
 }

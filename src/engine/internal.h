@@ -86,7 +86,11 @@ extern const struct js_source engine_js_sources[JS__COUNT];
     X(body)                 \
     X(error)                \
     X(message)              \
-    X(length)
+    X(length)               \
+    X(value)                \
+    X(writable)             \
+    X(configurable)         \
+    X(enumerable)
 
 enum engine_name {
 #define X(n) NAME_##n,
@@ -186,17 +190,17 @@ struct engine {
      * accessors a task can read from a property descriptor are frozen callables with a null
      * prototype that return values of the run's own context. */
     JSGlobalContextRef util_ctx;
-    JSObjectRef util_define_lazy; /* (global, module) defines the lazy accessors, module, exports */
-    JSObjectRef
-        util_define_value; /* (object, name, value): a writable, configurable data property */
-    JSObjectRef util_call; /* (done, fn, self, a, b): done(fn.call(self, a, b)), see globals.c */
-    JSObjectRef util_task_done;    /* the done above: run_take_result of the running run */
-    JSObjectRef util_on_rejection; /* every context's unhandled-rejection callback */
+    JSObjectRef util_lazy_descs;        /* name -> frozen accessor descriptor (globals.c) */
+    JSObjectRef util_define_properties; /* Object.defineProperties */
+    JSObjectRef util_define_property;   /* Object.defineProperty */
+    JSObjectRef util_bind;              /* Function.prototype.bind */
+    JSObjectRef util_on_rejection;      /* every context's unhandled-rejection callback */
+    JSObjectRef util_task_call;         /* calls the task, hands its result to run.c */
     JSClassRef host_class;
     JSClassRef callable_class;  /* a run's load(), its promise callbacks */
     JSClassRef accessor_class;  /* the lazy accessors, in the utility context */
     JSClassRef rejection_class; /* util_on_rejection */
-    JSClassRef task_done_class; /* util_task_done */
+    JSClassRef task_call_class; /* util_task_call */
     struct lazy_accessor lazy[2 * LAZY__COUNT];
     JSScriptRef modules[JS__COUNT];
     JSScriptRef find_main; /* `typeof main === 'function' ? main : undefined` */

@@ -141,6 +141,17 @@ TEST(shape_module_exports)
     CHECK_OUTPUT("module.exports = function (input) { return 6; };", "{}", "6");
 }
 
+/* The task is called as fn(input, context) is in JavaScript: `this` is undefined (the global
+ * object for sloppy code), or the object whose main/default it is. */
+TEST(shape_this_is_as_for_a_plain_call)
+{
+    CHECK_OUTPUT("'use strict'; function main() { return typeof this; }", "{}", "\"undefined\"");
+    CHECK_OUTPUT("(function (input) { 'use strict'; return typeof this; })", "{}", "\"undefined\"");
+    CHECK_OUTPUT("function main() { return this === globalThis; }", "{}", "true");
+    CHECK_OUTPUT("module.exports = { main() { return this === module.exports; } };", "{}", "true");
+    CHECK_OUTPUT("({ default() { return typeof this.default; } })", "{}", "\"function\"");
+}
+
 TEST(shape_no_function_is_a_clear_error)
 {
     CHECK_ERROR("const x = 1;", -E_TASK, "TaskError", "defines no task function");
@@ -227,6 +238,7 @@ TEST(error_has_type_message_and_stack_with_lines)
     CHECK_CONTAINS(r->error.stack, "at helper (main.js:2:");
     CHECK_CONTAINS(r->error.stack, "at main (main.js:5:");
     CHECK(!strstr(r->error.stack, "ratchet:"));
+    CHECK(!strstr(r->error.stack, "native")); /* nor the engine's native frames */
     engine_result_free(r);
 }
 

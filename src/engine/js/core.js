@@ -17,12 +17,18 @@
     /* ---- stacks and error descriptions ---- */
 
     /* JSC frames ("fn@main.js:3:7") as Node's ("    at fn (main.js:3:7)"), engine frames
-     * (ratchet:*) left out. */
+     * (ratchet:*) left out, and so is an outermost anonymous native frame: the function the
+     * engine calls the task through (src/engine/globals.c, task_call). */
     function formatStack(header, raw) {
         let out = header;
         if (typeof raw !== 'string' || raw === '')
             return out;
-        for (const line of raw.split('\n')) {
+        const lines = raw.split('\n');
+        while (lines.length > 0 && lines[lines.length - 1] === '')
+            lines.pop();
+        if (lines.length > 0 && lines[lines.length - 1] === '@[native code]')
+            lines.pop();
+        for (const line of lines) {
             if (line === '')
                 continue;
             const at = line.indexOf('@');
