@@ -304,7 +304,6 @@ struct engine_run {
 void run_fail(struct engine_run *run, int rc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void run_fail_exception(struct engine_run *run, JSValueRef exc);
-void run_settle_json(struct engine_run *run, JSValueRef json);
 void run_settle_value(struct engine_run *run, JSValueRef v);
 /* The task returned r: its output, or a thenable the run waits for. *exc is set when reading
  * r.then throws. */
