@@ -94,7 +94,7 @@ $(BUILD)/obj/fuzz/replay.o: fuzz/replay.c
 	@$(CC) $(CFLAGS) -c $< -o $@
 
 # The engine embeds src/engine/js/*.js with .incbin: rebuild it when they change.
-$(BUILD)/obj/src/engine/prelude.o: $(wildcard src/engine/js/*.js)
+$(BUILD)/obj/src/engine/js.o: $(wildcard src/engine/js/*.js)
 
 unit: $(TEST_BINS)
 

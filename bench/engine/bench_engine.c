@@ -1,8 +1,12 @@
 /*
  * Per-run overhead of the engine: the `addition` task run N times in one process, each run in a
- * fresh context (create, prelude, evaluate, parse input, call, JSON output, release). Prints
+ * fresh context (create, globals, evaluate, parse input, call, JSON output, release). Prints
  * p50/p99/mean of the time from engine_run_start to the done callback, in two modes:
  *
+ *   context   a fresh context alone, as each run gets it (JavaScriptCore's global object and the
+ *             engine's globals), created and released N times; CPU per context includes the
+ *             collections the garbage makes (through engine/internal.h: a benchmark of the
+ *             engine's own step, not an API)
  *   cold      every run creates its context
  *   prewarm   the engine prepares the next context while the loop is idle (a worker's setup);
  *             the per-run CPU, prewarm included, is printed too
@@ -19,6 +23,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "engine/internal.h"
 #include "schema/schema.h"
 #include "task/run.h"
 #include "task/task.h"
@@ -122,6 +127,40 @@ static int bench(const char *name, bool prewarm, int n)
     return 0;
 }
 
+static int bench_context(int n)
+{
+    struct engine *e;
+    struct err err;
+    if (engine_new(NULL, NULL, &e, &err) < 0) {
+        fprintf(stderr, "engine_new: %s\n", err.msg);
+        return 1;
+    }
+    double *lat = malloc(sizeof(double) * (size_t)n);
+    int warmup = n / 10 > 200 ? n / 10 : 200;
+    double cpu0 = 0;
+    for (int i = -warmup; i < n; i++) {
+        if (i == 0)
+            cpu0 = cpu_us();
+        double t0 = cpu_us();
+        JSGlobalContextRef ctx;
+        if (engine_prepare_context(e, &ctx) < 0) {
+            fprintf(stderr, "no context\n");
+            return 1;
+        }
+        engine_release_context(e, ctx);
+        if (i >= 0)
+            lat[i] = cpu_us() - t0;
+    }
+    double cpu = (cpu_us() - cpu0) / n;
+    qsort(lat, (size_t)n, sizeof(double), cmp);
+    printf("ratchet fresh context alone (create with globals, release): p50 %.1f us, p99 %.1f us "
+           "CPU each; %.1f us CPU per context all included (GC); %d contexts\n",
+           lat[n / 2], lat[(size_t)n * 99 / 100], cpu, n);
+    free(lat);
+    engine_free(e);
+    return 0;
+}
+
 struct task_wait {
     double done_at;
     int ok;
@@ -195,5 +234,6 @@ int main(int argc, char **argv)
     const char *dir = argc > 2 ? argv[2] : "sample/tasks/addition";
     if (n < 100)
         n = 100;
-    return bench("cold", false, n) || bench("prewarm", true, n) || bench_task(dir, n);
+    return bench_context(n) || bench("cold", false, n) || bench("prewarm", true, n) ||
+           bench_task(dir, n);
 }

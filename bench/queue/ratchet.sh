@@ -5,7 +5,9 @@
 # input and output schemas, and tests/helpers/queue_bench as the producer in its own process,
 # enqueueing through the store API (the REST API's path minus HTTP). The node writes a trace
 # per job (RATCHET_QUEUE_TRACE: claimed, sent, started, result, committed, CLOCK_MONOTONIC µs);
-# queue_bench turns it into the figures. Prints one JSON line on stdout; the rest on stderr.
+# queue_bench turns it into the figures. Prints one JSON line on stdout; the rest on stderr,
+# including the CPU time the node and its workers spent per job over the whole benchmark
+# (warm-ups, throughput and low-load runs; utime+stime from /proc, 10 ms ticks).
 #
 #   bench/queue/ratchet.sh                 (QUEUE_BENCH_* settings from the environment)
 set -euo pipefail
@@ -55,7 +57,31 @@ version=$("$BIN" --version)
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null ||
     git -C "$(dirname "$BIN")" rev-parse --short HEAD 2>/dev/null || echo '?')
 sqlite=$(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || true)
+# cpu_ticks FIELDS PID...: utime+stime ($14+$15) or the reaped children's ($16+$17), summed
+cpu_ticks() {
+    local f=$1 t=0 p
+    shift
+    for p in "$@"; do
+        t=$((t + $(awk "{print $f}" "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+# Workers are recycled (workers.recycle_after_runs): one that exits is counted through the node's
+# children times, so workers = their times at the end + children reaped - their times at the start.
+node_cpu0=$(cpu_ticks '$14+$15' "$NODE_PID")
+reaped0=$(cpu_ticks '$16+$17' "$NODE_PID")
+# shellcheck disable=SC2046
+workers_cpu0=$(cpu_ticks '$14+$15' $(pgrep -P "$NODE_PID"))
 line=$(RATCHET_LOG_LEVEL=warn "$BUILD/helpers/queue_bench" "$DB" "$TRACE" bench-sum)
+node_cpu=$(($(cpu_ticks '$14+$15' "$NODE_PID") - node_cpu0))
+# shellcheck disable=SC2046
+workers_cpu=$(($(cpu_ticks '$14+$15' $(pgrep -P "$NODE_PID")) + $(cpu_ticks '$16+$17' "$NODE_PID") - reaped0 - workers_cpu0))
+jobs_n=${QUEUE_BENCH_JOBS:-20000}
+idle_n=${QUEUE_BENCH_IDLE_JOBS:-1000}
+reps=${QUEUE_BENCH_REPS:-3}
+total=$((${QUEUE_BENCH_WARMUP:-$((jobs_n / 4))} + reps * jobs_n + (idle_n < 50 ? idle_n : 50) + reps * idle_n))
+hz=$(getconf CLK_TCK)
+echo "[ratchet] CPU per job over all $total jobs: node $((node_cpu * 1000000 / hz / total)) us, workers $((workers_cpu * 1000000 / hz / total)) us (summed over the worker processes)" >&2
 kill -TERM "$NODE_PID"
 wait "$NODE_PID" || { cat "$TMP/node.log" >&2; exit 1; }
 NODE_PID=

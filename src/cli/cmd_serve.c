@@ -8,6 +8,7 @@
  * as long, then HTTP stops and everything is freed in reverse order. A second signal ends
  * every grace period at once; a third stops without waiting.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +406,9 @@ static int run_serve(const struct cli_args *args, struct err *err)
         uv_signal_start(&s.sigterm, on_signal, SIGTERM);
         s.signals_open = true;
         print_banner(&s, report);
+        /* What starting up allocated and freed (task folders read, schemas compiled,
+         * migrations) goes back to the OS instead of idling in malloc's heap (~1 MiB). */
+        malloc_trim(0);
         log_info("serve: node %s ready", s.node_id);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         log_info("serve: stopped");

@@ -1,5 +1,5 @@
 /*
- * console.* capture: prelude.js formats the arguments (inspect.js for objects) and hands each
+ * console.* capture: core.js formats the arguments (inspect.js for objects) and hands each
  * line to host.log(level, text); here it becomes a {time, level, text} line of the run's result.
  * A run keeps at most log_max_bytes of text; the line that would pass the cap is replaced by one
  * "log truncated" warning and later lines are dropped. Nothing is ever written to stdout.
@@ -49,7 +49,7 @@ void console_add_line(struct engine_run *run, enum engine_log_level level, const
     push_line(r, level, xstrndup(text, len));
 }
 
-/* host.log(level, text) -> false once the log is full, so the prelude stops formatting. Lines
+/* host.log(level, text) -> false once the log is full, so core.js stops formatting. Lines
  * written after the run settled, in the same turn, are kept too. */
 HOST_FN(host_log)
 {

@@ -95,12 +95,6 @@ void engine_trim(struct engine *e)
         engine_bmalloc_scavenge();
 }
 
-static JSValueRef noop(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-                       const JSValueRef argv[], JSValueRef *exc)
-{
-    return JSValueMakeUndefined(ctx);
-}
-
 static size_t stat_field(JSContextRef ctx, JSObjectRef stats, const char *name)
 {
     JSStringRef s = JSStringCreateWithUTF8CString(name);
@@ -120,50 +114,6 @@ void engine_collect(struct engine *e, struct engine_heap_stats *out)
 }
 
 /* ---- compiling ---- */
-
-static JSScriptRef module_script(struct engine *e, enum js_module m)
-{
-    if (!e->modules[m]) {
-        const struct js_source *src = &engine_js_sources[m];
-        JSStringRef url = JSStringCreateWithUTF8CString(src->url);
-        JSStringRef msg = NULL;
-        int line = 0;
-        e->modules[m] = JSScriptCreateReferencingImmortalASCIIText(e->group, url, 1, src->text,
-                                                                   strlen(src->text), &msg, &line);
-        JSStringRelease(url);
-        if (msg) {
-            char *text = js_string_utf8(msg, NULL);
-            log_error("engine: %s:%d: %s", src->url, line, text);
-            free(text);
-            JSStringRelease(msg);
-        }
-    }
-    return e->modules[m];
-}
-
-/* host.load(name) -> the module's factory function */
-HOST_FN(host_load)
-{
-    struct engine_run *run = host_run(self);
-    if (!run || argc < 1)
-        return js_throw(ctx, exc, "the run is over");
-    char *name = js_value_utf8(ctx, argv[0], NULL, exc);
-    if (!name)
-        return NULL;
-    JSValueRef r = NULL;
-    for (int m = 0; m < JS__COUNT; m++) {
-        if (m != JS_PRELUDE && strcmp(engine_js_sources[m].name, name) == 0) {
-            JSScriptRef script = module_script(run->engine, m);
-            r = script ? JSScriptEvaluate(ctx, script, NULL, exc)
-                       : js_throw(ctx, exc, "module %s does not compile", name);
-            break;
-        }
-    }
-    if (!r && !*exc)
-        js_throw(ctx, exc, "no module %s", name);
-    free(name);
-    return r;
-}
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -232,13 +182,16 @@ static JSScriptRef compile(struct engine *e, JSStringRef url, const char *code, 
 }
 
 JSScriptRef engine_compile(struct engine *e, const char *filename, const char *code, size_t len,
-                           enum engine_fetch_mode *detected, struct engine_error *error)
+                           enum engine_fetch_mode *detected, bool *mentions_main,
+                           struct engine_error *error)
 {
     uint64_t hash = fnv1a(fnv1a(14695981039346656037ULL, filename, strlen(filename)), code, len);
     struct script_entry *hit = cache_find(e, hash, filename, code, len);
     if (hit) {
         hit->last_used = ++e->cache_clock;
         *detected = hit->detected;
+        if (mentions_main)
+            *mentions_main = hit->mentions_main;
         return hit->script;
     }
     JSStringRef url = JSStringCreateWithUTF8CString(filename);
@@ -276,8 +229,11 @@ JSScriptRef engine_compile(struct engine *e, const char *filename, const char *c
                                   len,
                                   script,
                                   engine_detect_fetch_mode(code, len),
+                                  memmem(code, len, "main", 4) != NULL,
                                   ++e->cache_clock};
     *detected = slot->detected;
+    if (mentions_main)
+        *mentions_main = slot->mentions_main;
     return script;
 }
 
@@ -287,7 +243,7 @@ int engine_check_syntax(struct engine *e, const char *code, size_t len, const ch
     struct engine_error error = {0};
     enum engine_fetch_mode detected;
     const char *name = filename ? filename : "main.js";
-    if (engine_compile(e, name, code, len, &detected, &error))
+    if (engine_compile(e, name, code, len, &detected, NULL, &error))
         return 0;
     /* stack is "SyntaxError: <msg>\n    at main.js:L:C" */
     const char *at = strstr(error.stack, "\n    at ");
@@ -298,61 +254,39 @@ int engine_check_syntax(struct engine *e, const char *code, size_t len, const ch
 
 /* ---- contexts ---- */
 
-/* A fresh context with the prelude evaluated and its internals protected. */
-static int context_new(struct engine *e, JSGlobalContextRef *out_ctx, JSObjectRef *out_host,
-                       JSObjectRef *out_internals)
+/* A `let`/`const` main is no property of the global object: this finds it (run.c). */
+static const char find_main_source[] = "typeof main === 'function' ? main : undefined";
+
+/* A fresh context with the engine's globals defined (globals.c): no JavaScript of its own runs in
+ * it until the task's does. */
+static int context_new(struct engine *e, JSGlobalContextRef *out)
 {
-    JSScriptRef prelude = module_script(e, JS_PRELUDE);
-    if (!prelude)
-        return -E_INTERNAL;
     JSGlobalContextRef ctx = JSGlobalContextCreateInGroup(e->group, NULL);
     if (!ctx)
         return -E_INTERNAL;
-    JSObjectRef host = JSObjectMake(ctx, e->host_class, NULL);
-    JSValueRef exc = NULL;
-    JSValueRef internals = JSScriptEvaluate(ctx, prelude, host, &exc);
-    if (exc || !internals || !JSValueIsObject(ctx, internals)) {
-        char *msg = exc ? js_value_utf8(ctx, exc, NULL, NULL) : NULL;
-        log_error("engine: the prelude failed: %s", msg ? msg : "no internals");
-        free(msg);
+    if (globals_install(e, ctx) < 0) {
         JSGlobalContextRelease(ctx);
         engine_recover(e);
         return -E_INTERNAL;
     }
-    JSValueProtect(ctx, internals);
-    JSValueRef on_rejection =
-        js_get(ctx, (JSObjectRef)internals, e->names[NAME_onUnhandledRejection]);
-    if (JSValueIsObject(ctx, on_rejection))
-        JSGlobalContextSetUnhandledRejectionCallback(ctx, (JSObjectRef)on_rejection, NULL);
-    *out_ctx = ctx;
-    *out_host = host;
-    *out_internals = (JSObjectRef)internals;
+    *out = ctx;
     return 0;
 }
 
-/* The unhandled-rejection callback is a GC root held by the global object it belongs to: it
- * would keep the whole context alive forever, so it is pointed at a function of the utility
- * context before the release. */
-void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
-                            JSObjectRef internals)
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx)
 {
-    JSObjectSetPrivate(host, NULL);
-    JSGlobalContextSetUnhandledRejectionCallback(ctx, e->util_noop, NULL);
-    JSValueUnprotect(ctx, internals);
+    (void)e;
     JSGlobalContextRelease(ctx);
 }
 
-int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx, JSObjectRef *host,
-                           JSObjectRef *internals)
+int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx)
 {
     if (e->spare_ctx) {
         *ctx = e->spare_ctx;
-        *host = e->spare_host;
-        *internals = e->spare_internals;
         e->spare_ctx = NULL;
         return 0;
     }
-    return context_new(e, ctx, host, internals);
+    return context_new(e, ctx);
 }
 
 /* ---- the loop side ---- */
@@ -364,6 +298,7 @@ static void run_free(struct engine_run *run)
     free(run->task_id);
     free(run->task_version);
     free(run->job_id);
+    free(run->context_json);
     free(run->input_json);
     free(run);
 }
@@ -390,7 +325,7 @@ static void on_idle(uv_idle_t *idle)
     run_begin_queued(e);
     deliver_done(e);
     if (e->opts.prewarm && !e->spare_ctx && !e->freeing)
-        context_new(e, &e->spare_ctx, &e->spare_host, &e->spare_internals);
+        context_new(e, &e->spare_ctx);
 }
 
 void engine_schedule_idle(struct engine *e)
@@ -452,11 +387,6 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
         e->loop = &e->own_loop;
         e->owns_loop = true;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        rc = err_set(err, E_INTERNAL, "curl_global_init failed");
-        goto fail_loop;
-    }
-
     /* Tasks are never inspected remotely; without this every new context registers itself
      * with the remote inspector (a GVariant message each), about 20% of a context's cost. */
     if (JSRemoteInspectorDisableAutoStart)
@@ -465,21 +395,23 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
         JSRemoteInspectorSetInspectionEnabledByDefault(false);
     e->group = JSContextGroupCreate();
     e->util_ctx = JSGlobalContextCreateInGroup(e->group, NULL);
-    e->util_noop = JSObjectMakeFunctionWithCallback(e->util_ctx, NULL, noop);
-    JSValueProtect(e->util_ctx, e->util_noop);
     e->host_class = host_class_create();
+    e->callable_class = callable_class_new();
 #define X(n) e->names[NAME_##n] = JSStringCreateWithUTF8CString(#n);
     ENGINE_NAMES(X)
 #undef X
     JSContextGroupSetExecutionTimeLimit(e->group, WATCHDOG_SLICE_S, watchdog_cb, e);
-    if (!module_script(e, JS_PRELUDE)) {
-        rc = err_set(err, E_INTERNAL, "the engine's prelude does not compile");
-        goto fail_vm;
-    }
-    rc = fetch_engine_init(e, err);
+    JSStringRef task_url = JSStringCreateWithUTF8CString("ratchet:task");
+    e->find_main = JSScriptCreateReferencingImmortalASCIIText(
+        e->group, task_url, 1, find_main_source, sizeof(find_main_source) - 1, NULL, NULL);
+    JSStringRelease(task_url);
+    rc = globals_init(e, err);
     if (rc < 0)
         goto fail_vm;
-
+    if (!e->find_main) {
+        rc = err_set(err, E_INTERNAL, "the engine's task lookup does not compile");
+        goto fail_vm;
+    }
     uv_timer_init(e->loop, &e->timer);
     uv_idle_init(e->loop, &e->idle);
     uv_async_init(e->loop, &e->async, on_async);
@@ -491,7 +423,9 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
     return 0;
 
 fail_vm:
-    fetch_engine_release(e);
+    globals_release(e);
+    if (e->find_main)
+        JSScriptRelease(e->find_main);
     for (int i = 0; i < NAME__COUNT; i++)
         JSStringRelease(e->names[i]);
     for (int m = 0; m < JS__COUNT; m++) {
@@ -499,11 +433,9 @@ fail_vm:
             JSScriptRelease(e->modules[m]);
     }
     JSClassRelease(e->host_class);
-    JSValueUnprotect(e->util_ctx, e->util_noop);
+    JSClassRelease(e->callable_class);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
-    curl_global_cleanup();
-fail_loop:
     if (e->owns_loop)
         uv_loop_close(&e->own_loop);
 fail_early:
@@ -527,7 +459,7 @@ void engine_free(struct engine *e)
     deliver_done(e);
     e->freeing = true;
     if (e->spare_ctx)
-        engine_release_context(e, e->spare_ctx, e->spare_host, e->spare_internals);
+        engine_release_context(e, e->spare_ctx);
     e->spare_ctx = NULL;
     fetch_engine_release(e);
     for (size_t i = 0; i < e->ncache; i++)
@@ -536,13 +468,14 @@ void engine_free(struct engine *e)
         if (e->modules[m])
             JSScriptRelease(e->modules[m]);
     }
+    JSScriptRelease(e->find_main);
+    globals_release(e);
     for (int i = 0; i < NAME__COUNT; i++)
         JSStringRelease(e->names[i]);
     JSClassRelease(e->host_class);
-    JSValueUnprotect(e->util_ctx, e->util_noop);
+    JSClassRelease(e->callable_class);
     JSGlobalContextRelease(e->util_ctx);
     JSContextGroupRelease(e->group);
-    curl_global_cleanup();
     vec_free(&e->timers);
     if (e->statm_fd >= 0)
         close(e->statm_fd);

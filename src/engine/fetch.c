@@ -2,7 +2,7 @@
  * fetch on libcurl, both forms (js/web.js shapes them): host.fetchSync blocks the calling JS
  * while a private multi handle is polled every 10 ms, so the run's deadline and cancellation
  * still stop it; host.fetchStart adds the request to the engine's multi handle, which the loop
- * drives through uv_poll and a uv timer, and completes it later through internals.fetchDone.
+ * drives through uv_poll and a uv timer, and completes it later through fetch.js's fetchDone.
  *
  * Every request is one logical exchange (redirects are followed by curl, up to the limit), goes
  * first to the run's intercept hook (mock, refuse or pass) and is then shown to its observe hook
@@ -352,10 +352,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
+static int fetch_engine_start(struct engine *e);
+
 static int fetch_setup(struct fetch *f)
 {
     struct engine *e = f->engine;
-    CURL *c = curl_easy_init();
+    CURL *c = fetch_engine_start(e) == 0 ? curl_easy_init() : NULL;
     if (!c) {
         fetch_fail(f, "NetworkError", "fetch %s %s failed: curl could not start", f->req.method,
                    f->req.url);
@@ -672,7 +674,8 @@ static void fetch_deliver(struct fetch *f)
     JSValueRef args[2] = {JSValueMakeNumber(run->ctx, f->id), fetch_raw(run->ctx, f)};
     fetch_free(f);
     JSValueRef exc = NULL;
-    JSObjectCallAsFunction(run->ctx, run->fn_fetch_done, NULL, 2, args, &exc);
+    if (run->mods[JS_FETCH])
+        module_call(run, JS_FETCH, NAME_fetchDone, 2, args, &exc);
     if (exc)
         run_fail_exception(run, exc);
     turn_end(run);
@@ -959,14 +962,6 @@ HOST_FN(host_url_normalize)
     return v;
 }
 
-/* host.fetchMode() -> "sync" | "standard" */
-HOST_FN(host_fetch_mode)
-{
-    struct engine_run *run = host_run(self);
-    const char *mode = run && run->fetch_mode == ENGINE_FETCH_SYNC ? "sync" : "standard";
-    return js_cstring_value(ctx, mode);
-}
-
 void fetch_cancel_run(struct engine_run *run)
 {
     while (run->fetches) {
@@ -977,12 +972,33 @@ void fetch_cancel_run(struct engine_run *run)
     }
 }
 
-int fetch_engine_init(struct engine *e, struct err *err)
+/* libcurl (and with it OpenSSL, about 2.5 MiB of memory a process touches) is set up at the
+ * first request that goes out, not with the engine: a worker whose tasks never fetch never
+ * pays for it. */
+static void close_multis(struct engine *e)
 {
+    if (e->multi)
+        curl_multi_cleanup(e->multi);
+    if (e->sync_multi)
+        curl_multi_cleanup(e->sync_multi);
+    e->multi = e->sync_multi = NULL;
+}
+
+static int fetch_engine_start(struct engine *e)
+{
+    if (e->multi)
+        return 0;
+    if (!e->curl_global) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return -1;
+        e->curl_global = true;
+    }
     e->multi = curl_multi_init();
     e->sync_multi = curl_multi_init();
-    if (!e->multi || !e->sync_multi)
-        return err_set(err, E_INTERNAL, "curl_multi_init failed");
+    if (!e->multi || !e->sync_multi) {
+        close_multis(e);
+        return -1;
+    }
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -992,9 +1008,8 @@ int fetch_engine_init(struct engine *e, struct err *err)
 
 void fetch_engine_release(struct engine *e)
 {
-    if (e->multi)
-        curl_multi_cleanup(e->multi);
-    if (e->sync_multi)
-        curl_multi_cleanup(e->sync_multi);
-    e->multi = e->sync_multi = NULL;
+    close_multis(e);
+    if (e->curl_global)
+        curl_global_cleanup();
+    e->curl_global = false;
 }

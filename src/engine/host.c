@@ -1,7 +1,7 @@
 /*
- * The host object: the only door from the run's JavaScript to C. prelude.js receives it as
- * `this`, keeps it in a closure (tasks cannot reach it) and calls host.name(...). Its methods are
- * this table; each finds its run through the object's private pointer, which run.c clears when
+ * The host object: the only door from the engine's JavaScript modules to C. Each module's
+ * factory receives it (modules.c) and keeps it in a closure (tasks cannot reach it). Its methods
+ * are this table; each finds its run through the object's private pointer, which is cleared when
  * the run ends, so a late call from a dead run is refused instead of touching freed memory.
  */
 #include "engine/internal.h"
@@ -13,12 +13,8 @@ static const JSStaticFunction host_functions[] = {
     {"fetchSync", host_fetch_sync, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"fetchStart", host_fetch_start, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"fetchAbort", host_fetch_abort, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
-    {"fetchMode", host_fetch_mode, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"urlNormalize", host_url_normalize,
      kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
-    {"load", host_load, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
-    {"settle", host_settle, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
-    {"fail", host_fail, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"uncaught", host_uncaught, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"utf8Encode", host_utf8_encode, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},
     {"utf8Decode", host_utf8_decode, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontEnum},

@@ -46,12 +46,13 @@ void JSScriptRelease(JSScriptRef script);
 JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef this_value,
                             JSValueRef *exception);
 
-/* ---- the embedded JavaScript (src/engine/js, see prelude.c) ---- */
+/* ---- the embedded JavaScript (src/engine/js, see js.c) ---- */
 
-enum js_module { JS_PRELUDE, JS_CORE, JS_ERRORS, JS_FETCH, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
+/* The modules, each loaded into a run's context on first use (modules.c). */
+enum js_module { JS_CORE, JS_ERRORS, JS_FETCH, JS_WEB, JS_URL, JS_INSPECT, JS__COUNT };
 
 struct js_source {
-    const char *name; /* "web": what host.load() takes */
+    const char *name; /* "web": what a module's load() takes */
     const char *url;  /* "ratchet:web": shown in (and filtered out of) stacks */
     const char *text; /* ASCII, NUL-terminated */
 };
@@ -64,11 +65,19 @@ extern const struct js_source engine_js_sources[JS__COUNT];
 
 /* Property names C reads from JS objects, created once per engine. */
 #define ENGINE_NAMES(X)     \
-    X(start)                \
     X(fireTimer)            \
     X(fetchDone)            \
     X(describe)             \
     X(onUnhandledRejection) \
+    X(outputError)          \
+    X(noTaskError)          \
+    X(main)                 \
+    X(module)               \
+    X(exports)              \
+    X(default)              \
+    X(then)                 \
+    X(fetch)                \
+    X(fetchSync)            \
     X(status)               \
     X(statusText)           \
     X(url)                  \
@@ -77,13 +86,69 @@ extern const struct js_source engine_js_sources[JS__COUNT];
     X(body)                 \
     X(error)                \
     X(message)              \
-    X(length)
+    X(length)               \
+    X(value)                \
+    X(writable)             \
+    X(configurable)         \
+    X(enumerable)
 
 enum engine_name {
 #define X(n) NAME_##n,
     ENGINE_NAMES(X)
 #undef X
         NAME__COUNT
+};
+
+/* The lazy globals of docs/engine.md, each created on first use from its module (globals.c);
+ * fetch is the module's fetch or fetchSync, by the run's fetch mode. */
+#define ENGINE_LAZY_GLOBALS(X)            \
+    X(console, JS_CORE)                   \
+    X(setTimeout, JS_CORE)                \
+    X(setInterval, JS_CORE)               \
+    X(clearTimeout, JS_CORE)              \
+    X(clearInterval, JS_CORE)             \
+    X(queueMicrotask, JS_CORE)            \
+    X(atob, JS_CORE)                      \
+    X(btoa, JS_CORE)                      \
+    X(AuthenticationError, JS_ERRORS)     \
+    X(AuthorizationError, JS_ERRORS)      \
+    X(NetworkError, JS_ERRORS)            \
+    X(HttpError, JS_ERRORS)               \
+    X(ValidationError, JS_ERRORS)         \
+    X(ConfigurationError, JS_ERRORS)      \
+    X(RateLimitError, JS_ERRORS)          \
+    X(ServiceUnavailableError, JS_ERRORS) \
+    X(TimeoutError, JS_ERRORS)            \
+    X(DataError, JS_ERRORS)               \
+    X(DOMException, JS_ERRORS)            \
+    X(Headers, JS_FETCH)                  \
+    X(Request, JS_FETCH)                  \
+    X(Response, JS_FETCH)                 \
+    X(AbortController, JS_WEB)            \
+    X(AbortSignal, JS_WEB)                \
+    X(Event, JS_WEB)                      \
+    X(EventTarget, JS_WEB)                \
+    X(TextEncoder, JS_WEB)                \
+    X(TextDecoder, JS_WEB)                \
+    X(structuredClone, JS_WEB)            \
+    X(crypto, JS_WEB)                     \
+    X(performance, JS_WEB)                \
+    X(URL, JS_URL)                        \
+    X(URLSearchParams, JS_URL)            \
+    X(fetch, JS_FETCH)
+
+enum engine_lazy {
+#define X(n, m) LAZY_##n,
+    ENGINE_LAZY_GLOBALS(X)
+#undef X
+        LAZY__COUNT
+};
+
+/* The private data of a lazy global's accessor function (globals.c). */
+struct lazy_accessor {
+    struct engine *engine;
+    unsigned index; /* enum engine_lazy */
+    bool setter;
 };
 
 /* A compiled task, kept so that the next run of the same code skips parsing. */
@@ -94,6 +159,7 @@ struct script_entry {
     size_t len;
     JSScriptRef script;
     enum engine_fetch_mode detected; /* what AUTO resolves to for this code */
+    bool mentions_main;              /* "main" occurs in it: it may declare a let/const main */
     uint64_t last_used;
 };
 
@@ -118,19 +184,34 @@ struct engine {
     char *user_agent;
 
     JSContextGroupRef group;
-    JSGlobalContextRef util_ctx; /* never runs task code: syntax checks, GC, recovery */
-    JSObjectRef util_noop;       /* a function of util_ctx, see context_release */
+    /* The utility context never runs task code: syntax checks, GC, recovery, and the shared
+     * helpers below. Nothing of it may become reachable from a run's context (a task could
+     * change it for every later run): the helpers are only ever called from C, and the lazy
+     * accessors a task can read from a property descriptor are frozen callables with a null
+     * prototype that return values of the run's own context. */
+    JSGlobalContextRef util_ctx;
+    JSObjectRef util_lazy_descs;        /* name -> frozen accessor descriptor (globals.c) */
+    JSObjectRef util_define_properties; /* Object.defineProperties */
+    JSObjectRef util_define_property;   /* Object.defineProperty */
+    JSObjectRef util_bind;              /* Function.prototype.bind */
+    JSObjectRef util_on_rejection;      /* every context's unhandled-rejection callback */
+    JSObjectRef util_task_call;         /* calls the task, hands its result to run.c */
     JSClassRef host_class;
+    JSClassRef callable_class;  /* a run's load(), its promise callbacks */
+    JSClassRef accessor_class;  /* the lazy accessors, in the utility context */
+    JSClassRef rejection_class; /* util_on_rejection */
+    JSClassRef task_call_class; /* util_task_call */
+    struct lazy_accessor lazy[2 * LAZY__COUNT];
     JSScriptRef modules[JS__COUNT];
+    JSScriptRef find_main; /* `typeof main === 'function' ? main : undefined` */
     JSStringRef names[NAME__COUNT];
+    JSStringRef lazy_names[LAZY__COUNT];
     struct script_entry cache[SCRIPT_CACHE_MAX];
     size_t ncache;
     uint64_t cache_clock;
 
-    /* A fresh context with the prelude evaluated, ready for the next run (opts.prewarm). */
+    /* A fresh context with its globals defined, ready for the next run (opts.prewarm). */
     JSGlobalContextRef spare_ctx;
-    JSObjectRef spare_host;
-    JSObjectRef spare_internals;
 
     struct engine_run *current; /* the run whose JavaScript is executing, or NULL */
     bool terminated;            /* the watchdog stopped JS: recover before the next entry */
@@ -155,6 +236,7 @@ struct engine {
 
     CURLM *multi;      /* async fetch, driven by the loop */
     CURLM *sync_multi; /* sync fetch, driven by a poll loop inside the JS call */
+    bool curl_global;  /* curl_global_init done (at the first request, fetch.c) */
     int statm_fd;
 };
 
@@ -180,6 +262,8 @@ struct engine_run {
 
     char *filename;
     char *execution_id, *task_id, *task_version, *job_id;
+    char *context_json; /* the task's second argument */
+    bool lexical_main;  /* the code may declare a let/const main (find_task looks for it) */
     int64_t timeout_ms;
     int64_t deadline_ms; /* monotonic */
     size_t memory_limit;
@@ -190,9 +274,13 @@ struct engine_run {
     void *hook_ud;
 
     JSGlobalContextRef ctx;
-    JSObjectRef host;
-    JSObjectRef internals; /* protected while the run lives */
-    JSObjectRef fn_start, fn_fire_timer, fn_fetch_done, fn_describe;
+    JSObjectRef global; /* the context's global object (as JSContextGetGlobalObject gives it) */
+    /* Created in the run's context on first use and protected until it ends (modules.c): the
+     * host object the modules call, their load() and shared object, the loaded modules, and
+     * the callbacks of an awaited result. Their private data is the run until it ends. */
+    JSObjectRef host, load, shared;
+    JSObjectRef mods[JS__COUNT];
+    JSObjectRef on_fulfilled, on_rejected;
 
     int depth;            /* nesting of turns (calls into this run's JS) */
     int64_t rss_at_entry; /* process RSS when the outermost turn began */
@@ -216,7 +304,10 @@ struct engine_run {
 void run_fail(struct engine_run *run, int rc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void run_fail_exception(struct engine_run *run, JSValueRef exc);
-void run_settle_json(struct engine_run *run, JSValueRef json);
+void run_settle_value(struct engine_run *run, JSValueRef v);
+/* The task returned r: its output, or a thenable the run waits for. *exc is set when reading
+ * r.then throws. */
+void run_take_result(struct engine_run *run, JSValueRef r, JSValueRef *exc);
 void turn_begin(struct engine_run *run);
 void turn_end(struct engine_run *run);
 void run_finish(struct engine_run *run);
@@ -230,12 +321,38 @@ void engine_request_termination(struct engine *e);
 void engine_schedule_idle(struct engine *e);
 void engine_handle_closed(struct engine *e);
 JSScriptRef engine_compile(struct engine *e, const char *filename, const char *code, size_t len,
-                           enum engine_fetch_mode *detected, struct engine_error *error);
-int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx, JSObjectRef *host,
-                           JSObjectRef *internals);
-void engine_release_context(struct engine *e, JSGlobalContextRef ctx, JSObjectRef host,
-                            JSObjectRef internals);
+                           enum engine_fetch_mode *detected, bool *mentions_main,
+                           struct engine_error *error);
+int engine_prepare_context(struct engine *e, JSGlobalContextRef *ctx);
+void engine_release_context(struct engine *e, JSGlobalContextRef ctx);
 bool watchdog_cb(JSContextRef ctx, void *ud);
+
+/* globals.c */
+int globals_init(struct engine *e, struct err *err);
+void globals_release(struct engine *e);
+int globals_install(struct engine *e, JSGlobalContextRef ctx);
+/* Calls the task, fn(a, b) with `this` self (undefined when NULL), and hands what it returns to
+ * run_take_result of the running run within the same call into JavaScriptCore; fn NULL takes
+ * self itself as the result. -1 with *exc set (a value of the run's context) when it throws. */
+int util_call_task(struct engine *e, JSObjectRef fn, JSValueRef self, JSValueRef a, JSValueRef b,
+                   JSValueRef *exc);
+
+/* modules.c */
+JSScriptRef module_script(struct engine *e, enum js_module m);
+/* The module's exports in the run's context, loaded on first use; NULL with *exc set (a value
+ * of the run's context) when it fails. */
+JSObjectRef module_get(struct engine_run *run, enum js_module m, JSValueRef *exc);
+/* Calls module m's function `name` with args; NULL with *exc set when it throws or is missing. */
+JSValueRef module_call(struct engine_run *run, enum js_module m, enum engine_name name, size_t argc,
+                       const JSValueRef argv[], JSValueRef *exc);
+/* A new callable object of the run (its load(), the callbacks of an awaited result), protected
+ * until modules_release_run; callable_class_new makes the class. */
+JSObjectRef run_callable(struct engine_run *run);
+JSClassRef callable_class_new(void);
+void modules_release_run(struct engine_run *run);
+struct engine_run *run_of_callable(JSObjectRef fn);
+/* The run whose context's global object is g, or the running one. */
+struct engine_run *run_of_global(struct engine *e, JSObjectRef g);
 
 /* limits.c */
 int64_t limits_rss_bytes(struct engine *e);
@@ -256,7 +373,6 @@ void console_add_line(struct engine_run *run, enum engine_log_level level, const
 
 /* fetch.c */
 char *fetch_url_normalize(const char *in, size_t len);
-int fetch_engine_init(struct engine *e, struct err *err);
 void fetch_engine_release(struct engine *e);
 void fetch_cancel_run(struct engine_run *run);
 void fetch_headers_release(struct engine_headers *h);
@@ -267,7 +383,7 @@ void engine_error_set(struct engine_error *error, const char *type, const char *
 void engine_error_release(struct engine_error *error);
 void syntax_error_locate(const char *code, size_t len, int line, const char *message, int *column);
 
-/* host.c: the native methods prelude.js reaches through its `host` object */
+/* host.c: the native methods the modules reach through their `host` object */
 JSClassRef host_class_create(void);
 
 /* Host methods, one per file that implements them (table in host.c). */
@@ -280,11 +396,7 @@ HOST_FN(host_timer_clear);
 HOST_FN(host_fetch_sync);
 HOST_FN(host_fetch_start);
 HOST_FN(host_fetch_abort);
-HOST_FN(host_fetch_mode);
 HOST_FN(host_url_normalize);
-HOST_FN(host_load);
-HOST_FN(host_settle);
-HOST_FN(host_fail);
 HOST_FN(host_uncaught);
 HOST_FN(host_utf8_encode);
 HOST_FN(host_utf8_decode);

@@ -3,12 +3,13 @@
  *
  *   ACTIVE --(output, error, limit, cancel)--> SETTLED --(JS off the stack)--> DONE --> callback
  *
- * engine_run_start compiles the code (engine.c), takes a context, and runs the first turn:
- * evaluate main.js, then the prelude's start() finds the task function (docs/engine.md,
- * "shapes"), calls it with (input, context) and returns the output JSON or, for a Promise,
- * nothing yet. Later turns are timer callbacks (timers.c) and fetch completions (fetch.c). A
- * turn is a call into the run's JavaScript; microtasks drain at its end. After each turn a run
- * still ACTIVE with no timer or request pending can never settle, and fails at once.
+ * engine_run_start compiles the code (engine.c); the first turn takes a context (its globals
+ * are defined by globals.c), evaluates main.js, finds the task function (docs/engine.md,
+ * "shapes"), calls it with (input, context) and takes the output JSON or, for a thenable, waits
+ * for it to settle. All of that is C: a run that uses no API loads none of the modules. Later
+ * turns are timer callbacks (timers.c) and fetch completions (fetch.c). A turn is a call into the
+ * run's JavaScript; microtasks drain at its end. After each turn a run still ACTIVE with no timer
+ * or request pending can never settle, and fails at once.
  *
  * run_finish releases the context once the run is SETTLED and none of its JavaScript is on the
  * stack; the callback is delivered from the loop's idle phase, never from inside a call.
@@ -78,7 +79,7 @@ void run_fail_exception(struct engine_run *run, JSValueRef exc)
     }
     JSContextRef ctx = run->ctx;
     JSValueRef e2 = NULL;
-    JSValueRef d = JSObjectCallAsFunction(ctx, run->fn_describe, NULL, 1, &exc, &e2);
+    JSValueRef d = module_call(run, JS_CORE, NAME_describe, 1, &exc, &e2);
     if (e2 || !d || !JSValueIsObject(ctx, d)) {
         if (e->terminated) {
             run_fail(run, -E_INTERNAL, "InternalError", "the run's JavaScript was terminated");
@@ -101,20 +102,13 @@ void run_fail_exception(struct engine_run *run, JSValueRef exc)
     free(stack);
 }
 
-void run_settle_json(struct engine_run *run, JSValueRef json)
+/* The run's output is the JSON text s (checked against the output limit). */
+static void settle_string(struct engine_run *run, JSStringRef s)
 {
-    if (run->state != RUN_ACTIVE)
-        return;
-    JSStringRef s = JSValueToStringCopy(run->ctx, json, NULL);
-    if (!s) {
-        run_fail(run, -E_INTERNAL, "InternalError", "the output could not be read");
-        return;
-    }
     size_t units = JSStringGetLength(s);
     size_t limit = run->output_limit;
     /* UTF-8 is at least one byte per UTF-16 unit: an over-long string fails before copying. */
     if (limit && units > limit) {
-        JSStringRelease(s);
         run_fail(run, -E_LIMIT, "OutputLimitError",
                  "task output is more than %zu bytes of JSON, over the output limit of %zu bytes",
                  units, limit);
@@ -122,7 +116,6 @@ void run_settle_json(struct engine_run *run, JSValueRef json)
     }
     size_t len;
     char *out = js_string_utf8(s, &len);
-    JSStringRelease(s);
     if (limit && len > limit) {
         free(out);
         run_fail(run, -E_LIMIT, "OutputLimitError",
@@ -134,6 +127,40 @@ void run_settle_json(struct engine_run *run, JSValueRef json)
     run->result->output_len = len;
     run->result->rc = 0;
     run->state = RUN_SETTLED;
+}
+
+/* The task's value v has no JSON (exc: what JSON.stringify threw, or NULL): core.js words the
+ * OutputError. */
+static void output_error(struct engine_run *run, JSValueRef v, JSValueRef exc)
+{
+    if (run->engine->terminated) {
+        run_fail_exception(run, exc ? exc : JSValueMakeUndefined(run->ctx));
+        return;
+    }
+    JSValueRef args[2] = {v, exc ? exc : JSValueMakeNull(run->ctx)};
+    JSValueRef x = NULL;
+    JSValueRef error = module_call(run, JS_CORE, NAME_outputError, 2, args, &x);
+    run_fail_exception(run, error ? error : x);
+}
+
+void run_settle_value(struct engine_run *run, JSValueRef v)
+{
+    if (run->state != RUN_ACTIVE)
+        return;
+    JSContextRef ctx = run->ctx;
+    JSType t = JSValueGetType(ctx, v);
+    JSValueRef exc = NULL;
+    JSStringRef json = NULL;
+    /* what JSON.stringify leaves out, or cannot do, has no output */
+    if (t != kJSTypeUndefined && t != kJSTypeSymbol && t != kJSTypeBigInt &&
+        !(t == kJSTypeObject && JSObjectIsFunction(ctx, (JSObjectRef)v)))
+        json = JSValueCreateJSONString(ctx, v, 0, &exc);
+    if (!json) {
+        output_error(run, v, exc);
+        return;
+    }
+    settle_string(run, json);
+    JSStringRelease(json);
 }
 
 /* ---- turns ---- */
@@ -178,8 +205,10 @@ void run_finish(struct engine_run *run)
         run->script = NULL;
     }
     if (run->ctx) {
-        engine_release_context(e, run->ctx, run->host, run->internals);
+        modules_release_run(run);
+        engine_release_context(e, run->ctx);
         run->ctx = NULL;
+        run->global = NULL;
     }
     if (run->memory_failed)
         engine_trim(e);
@@ -207,6 +236,29 @@ void run_finish(struct engine_run *run)
 
 /* ---- starting ---- */
 
+static void add_json_field(struct strbuf *sb, const char *name, const char *value)
+{
+    strbuf_adds(sb, sb->len ? ",\"" : "{\"");
+    strbuf_adds(sb, name);
+    strbuf_adds(sb, "\":");
+    if (value)
+        strbuf_add_json_string(sb, value, strlen(value));
+    else
+        strbuf_adds(sb, "null");
+}
+
+/* The task's second argument as JSON: {executionId, taskId, taskVersion, jobId}. */
+static char *context_json(const struct engine_run_params *p)
+{
+    struct strbuf sb = STRBUF_INIT;
+    add_json_field(&sb, "executionId", p->execution_id);
+    add_json_field(&sb, "taskId", p->task_id);
+    add_json_field(&sb, "taskVersion", p->task_version);
+    add_json_field(&sb, "jobId", p->job_id);
+    strbuf_addch(&sb, '}');
+    return strbuf_detach(&sb, NULL);
+}
+
 static struct engine_run *run_new(struct engine *e, const struct engine_run_params *p,
                                   engine_done_fn done, void *ud)
 {
@@ -221,6 +273,7 @@ static struct engine_run *run_new(struct engine *e, const struct engine_run_para
     run->task_id = xstrdup(p->task_id);
     run->task_version = xstrdup(p->task_version);
     run->job_id = xstrdup(p->job_id);
+    run->context_json = context_json(p);
     run->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : e->opts.timeout_ms;
     run->memory_limit = p->memory_limit_bytes ? p->memory_limit_bytes : e->opts.memory_limit_bytes;
     run->output_limit = p->output_limit_bytes ? p->output_limit_bytes : e->opts.output_limit_bytes;
@@ -239,27 +292,159 @@ static struct engine_run *run_new(struct engine *e, const struct engine_run_para
     return run;
 }
 
-static JSObjectRef internal_fn(struct engine_run *run, enum engine_name name)
+static JSObjectRef as_function(JSContextRef ctx, JSValueRef v)
 {
-    JSValueRef v = js_get(run->ctx, run->internals, run->engine->names[name]);
-    return v && JSValueIsObject(run->ctx, v) ? (JSObjectRef)v : NULL;
+    return v && JSValueIsObject(ctx, v) && JSObjectIsFunction(ctx, (JSObjectRef)v) ? (JSObjectRef)v
+                                                                                   : NULL;
 }
 
-/* The first turn: evaluate main.js, then start(completion, input, ids...). */
+static bool is_plain_object(JSContextRef ctx, JSValueRef v)
+{
+    return v && JSValueIsObject(ctx, v) && !JSObjectIsFunction(ctx, (JSObjectRef)v);
+}
+
+/* How the task is called: fn(input, context) with `this` undefined, or as a method of self, or
+ * not at all when the script's completion value is the output. */
+enum task_call { TASK_NONE, TASK_FUNCTION, TASK_METHOD, TASK_VALUE };
+
+/* main or default of object c when it is a function: a method to call on c. */
+static enum task_call object_task(struct engine_run *run, JSValueRef c, JSObjectRef *fn,
+                                  JSValueRef *exc)
+{
+    static const enum engine_name keys[] = {NAME_main, NAME_default};
+    for (size_t i = 0; i < 2; i++) {
+        JSValueRef v =
+            JSObjectGetProperty(run->ctx, (JSObjectRef)c, run->engine->names[keys[i]], exc);
+        if (!v)
+            return TASK_NONE;
+        if ((*fn = as_function(run->ctx, v)))
+            return TASK_METHOD;
+    }
+    return TASK_NONE;
+}
+
+/* Finds the task (docs/engine.md, "shapes", in the original's order): a function `main` (a
+ * global property, else a let/const binding), the script's completion value if a function,
+ * module.exports or the completion value (a function, or an object with a main or default
+ * function), the completion value itself as the output. TASK_NONE with *exc set when there is
+ * none or looking threw. */
+static enum task_call find_task(struct engine_run *run, JSValueRef completion, bool lexical_main,
+                                JSObjectRef *fn, JSObjectRef *self, JSValueRef *exc)
+{
+    struct engine *e = run->engine;
+    JSContextRef ctx = run->ctx;
+    JSValueRef x = NULL;
+    JSValueRef v = JSObjectGetProperty(ctx, run->global, e->names[NAME_main], &x);
+    if (!x && (*fn = as_function(ctx, v)))
+        return TASK_FUNCTION;
+    if (lexical_main) {
+        x = NULL;
+        v = JSScriptEvaluate(ctx, e->find_main, NULL, &x); /* throws while main is uninitialised */
+        if (!x && (*fn = as_function(ctx, v)))
+            return TASK_FUNCTION;
+    }
+    if ((*fn = as_function(ctx, completion)))
+        return TASK_FUNCTION;
+    JSValueRef mod = JSObjectGetProperty(ctx, run->global, e->names[NAME_module], exc);
+    if (!mod)
+        return TASK_NONE;
+    JSValueRef candidates[2] = {NULL, completion};
+    if (is_plain_object(ctx, mod)) {
+        candidates[0] = JSObjectGetProperty(ctx, (JSObjectRef)mod, e->names[NAME_exports], exc);
+        if (!candidates[0])
+            return TASK_NONE;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        JSValueRef c = candidates[i];
+        if ((*fn = as_function(ctx, c)))
+            return TASK_FUNCTION;
+        if (is_plain_object(ctx, c)) {
+            enum task_call how = object_task(run, c, fn, exc);
+            if (how != TASK_NONE || *exc) {
+                *self = (JSObjectRef)c;
+                return how;
+            }
+        }
+    }
+    if (!JSValueIsUndefined(ctx, completion) && !JSValueIsNull(ctx, completion))
+        return TASK_VALUE;
+    JSValueRef error = module_call(run, JS_CORE, NAME_noTaskError, 0, NULL, exc);
+    if (error)
+        *exc = error;
+    return TASK_NONE;
+}
+
+/* The task returned a thenable: the run settles when it does (run_callable's callbacks). */
+static void await_result(struct engine_run *run, JSValueRef r)
+{
+    JSContextRef ctx = run->ctx;
+    JSObjectRef resolve = NULL, reject = NULL;
+    JSValueRef exc = NULL;
+    JSObjectRef promise = JSObjectMakeDeferredPromise(ctx, &resolve, &reject, &exc);
+    if (promise)
+        JSObjectCallAsFunction(ctx, resolve, NULL, 1, &r, &exc);
+    JSValueRef then =
+        exc ? NULL : JSObjectGetProperty(ctx, promise, run->engine->names[NAME_then], &exc);
+    if (then && !as_function(ctx, then))
+        js_throw(ctx, &exc, "Promise.prototype.then is not a function");
+    if (!exc) {
+        run->on_fulfilled = run_callable(run);
+        run->on_rejected = run_callable(run);
+        JSValueRef args[2] = {run->on_fulfilled, run->on_rejected};
+        JSObjectCallAsFunction(ctx, (JSObjectRef)then, promise, 2, args, &exc);
+    }
+    if (exc)
+        run_fail_exception(run, exc);
+}
+
+void run_take_result(struct engine_run *run, JSValueRef r, JSValueRef *exc)
+{
+    JSContextRef ctx = run->ctx;
+    if (run->state != RUN_ACTIVE)
+        return;
+    if (JSValueIsObject(ctx, r)) {
+        JSValueRef then =
+            JSObjectGetProperty(ctx, (JSObjectRef)r, run->engine->names[NAME_then], exc);
+        if (!then)
+            return;
+        if (as_function(ctx, then)) {
+            await_result(run, r);
+            return;
+        }
+    }
+    run_settle_value(run, r);
+}
+
+/* Calls the task with (input, context); util_call_task hands its result to run_take_result. */
+static void start_task(struct engine_run *run, JSValueRef completion, JSValueRef input,
+                       JSValueRef context)
+{
+    JSObjectRef fn = NULL, self = NULL;
+    JSValueRef exc = NULL;
+    enum task_call how = find_task(run, completion, run->lexical_main, &fn, &self, &exc);
+    if (how == TASK_NONE) {
+        run_fail_exception(run, exc ? exc : JSValueMakeUndefined(run->ctx));
+        return;
+    }
+    if (how == TASK_VALUE)
+        util_call_task(run->engine, NULL, completion, input, context, &exc);
+    else
+        util_call_task(run->engine, fn, self, input, context, &exc);
+    if (exc)
+        run_fail_exception(run, exc);
+}
+
+/* The first turn: evaluate main.js, then find the task and call it. */
 static void run_begin(struct engine_run *run)
 {
     struct engine *e = run->engine;
-    if (engine_prepare_context(e, &run->ctx, &run->host, &run->internals) < 0) {
+    if (engine_prepare_context(e, &run->ctx) < 0) {
         run_fail(run, -E_INTERNAL, "InternalError", "could not create a JavaScript context");
         run_finish(run);
         return;
     }
     JSContextRef ctx = run->ctx;
-    JSObjectSetPrivate(run->host, run);
-    run->fn_start = internal_fn(run, NAME_start);
-    run->fn_fire_timer = internal_fn(run, NAME_fireTimer);
-    run->fn_fetch_done = internal_fn(run, NAME_fetchDone);
-    run->fn_describe = internal_fn(run, NAME_describe);
+    run->global = JSContextGetGlobalObject(ctx);
 
     JSValueRef input = JSValueMakeNull(ctx);
     if (run->input_json) {
@@ -272,12 +457,9 @@ static void run_begin(struct engine_run *run)
             return;
         }
     }
-    JSValueRef args[6] = {NULL,
-                          input,
-                          js_cstring_value(ctx, run->execution_id),
-                          js_cstring_value(ctx, run->task_id),
-                          js_cstring_value(ctx, run->task_version),
-                          js_cstring_value(ctx, run->job_id)};
+    JSStringRef cs = JSStringCreateWithUTF8CString(run->context_json);
+    JSValueRef context = JSValueMakeFromJSONString(ctx, cs);
+    JSStringRelease(cs);
 
     JSScriptRef script = run->script;
     run->script = NULL;
@@ -287,15 +469,8 @@ static void run_begin(struct engine_run *run)
     JSScriptRelease(script);
     if (exc)
         run_fail_exception(run, exc);
-    if (run->state == RUN_ACTIVE) {
-        args[0] = completion ? completion : JSValueMakeUndefined(ctx);
-        exc = NULL;
-        JSValueRef r = JSObjectCallAsFunction(ctx, run->fn_start, NULL, 6, args, &exc);
-        if (exc)
-            run_fail_exception(run, exc);
-        else if (r && JSValueIsString(ctx, r))
-            run_settle_json(run, r);
-    }
+    if (run->state == RUN_ACTIVE)
+        start_task(run, completion ? completion : JSValueMakeUndefined(ctx), input, context);
     turn_end(run);
     if (run->state == RUN_ACTIVE) {
         int64_t left = run->deadline_ms - time_mono_ms();
@@ -317,8 +492,8 @@ int engine_run_start(struct engine *e, const struct engine_run_params *p, engine
     if (out)
         *out = run;
     enum engine_fetch_mode detected = ENGINE_FETCH_SYNC;
-    JSScriptRef script =
-        engine_compile(e, run->filename, p->code, p->code_len, &detected, &run->result->error);
+    JSScriptRef script = engine_compile(e, run->filename, p->code, p->code_len, &detected,
+                                        &run->lexical_main, &run->result->error);
     if (run->fetch_mode == ENGINE_FETCH_AUTO)
         run->fetch_mode = script ? detected : engine_detect_fetch_mode(p->code, p->code_len);
     run->result->fetch_mode = run->fetch_mode;
@@ -397,24 +572,6 @@ int engine_run_sync(struct engine *e, const struct engine_run_params *p, struct 
 }
 
 /* ---- host methods about the run itself ---- */
-
-/* host.settle(json): the task's promise fulfilled with this output */
-HOST_FN(host_settle)
-{
-    struct engine_run *run = host_run(self);
-    if (run && argc > 0)
-        run_settle_json(run, argv[0]);
-    return JSValueMakeUndefined(ctx);
-}
-
-/* host.fail(error): the task's promise rejected, or its output is not JSON */
-HOST_FN(host_fail)
-{
-    struct engine_run *run = host_run(self);
-    if (run)
-        run_fail_exception(run, argc > 0 ? argv[0] : JSValueMakeUndefined(ctx));
-    return JSValueMakeUndefined(ctx);
-}
 
 /* host.uncaught(error): an exception escaped a queueMicrotask or event-listener callback */
 HOST_FN(host_uncaught)

@@ -1,6 +1,6 @@
 /*
  * Timers: setTimeout/setInterval of every run, and each awaiting run's deadline, in one min-heap
- * per engine driven by one uv timer. prelude.js keeps the callbacks (by id); the heap keeps when
+ * per engine driven by one uv timer. core.js keeps the callbacks (by id); the heap keeps when
  * they are due. Each due timer is one turn of its run (microtasks drain after it, as in a
  * browser). Timers added while the heap fires wait for the next pass, so a zero-delay chain
  * cannot starve the loop.
@@ -116,7 +116,7 @@ static void fire_one(struct engine *e, struct timer_entry t)
     turn_begin(run);
     JSValueRef exc = NULL;
     JSValueRef arg = JSValueMakeNumber(run->ctx, t.id);
-    JSValueRef again = JSObjectCallAsFunction(run->ctx, run->fn_fire_timer, NULL, 1, &arg, &exc);
+    JSValueRef again = module_call(run, JS_CORE, NAME_fireTimer, 1, &arg, &exc);
     if (exc)
         run_fail_exception(run, exc);
     else if (run->state == RUN_ACTIVE && JSValueToBoolean(run->ctx, again))

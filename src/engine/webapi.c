@@ -1,5 +1,5 @@
 /*
- * Native halves of the web APIs in js/web.js and prelude.js: UTF-8 encode/decode (TextEncoder,
+ * Native halves of the web APIs in js/web.js and js/core.js: UTF-8 encode/decode (TextEncoder,
  * TextDecoder, Response.text), forgiving base64 (atob/btoa), crypto randomness and a monotonic
  * clock. They work on bytes, where JavaScript would be slow; they need no run state except now().
  */

@@ -3,7 +3,9 @@
  * node, and a thread each:
  *   - the data socket (fd 3) is read by the loop thread through libuv: init, task, run and
  *     shutdown frames come in, ready and result frames go out. The loop thread owns the engine
- *     (one VM, a fresh context per run), the task cache and the runs;
+ *     (one VM, a fresh context per run), the task cache and the runs. The VM is created by the
+ *     first run, not at init: an idle worker that has run nothing holds none (about 12 MiB of
+ *     JavaScriptCore's code and heap it would touch);
  *   - the control socket (fd 4) is read by a small thread blocked on it, which answers ping at
  *     once and acts on cancel at once (engine_run_cancel is thread-safe), so a run stuck in
  *     synchronous JavaScript is still cancelled within milliseconds and the node still hears
@@ -78,7 +80,10 @@ struct wproc {
     uv_async_t ctl_async; /* the control thread saw its socket close */
     int ctl_fd;           /* fd 4 */
     char worker_id[128];
-    struct engine *engine;
+    bool initialised;           /* the init frame came: opts hold the engine's settings */
+    struct engine_options opts; /* user_agent points into user_agent below */
+    char *user_agent;
+    struct engine *engine; /* created by the first run (worker_engine), NULL until then */
     struct schema_registry *schemas;
     bool validate;
 
@@ -245,6 +250,36 @@ static void *ctl_main(void *arg)
     atomic_store(&w->eof, true);
     uv_async_send(&w->ctl_async);
     return NULL;
+}
+
+/* ---- the engine ---- */
+
+/* The engine's settings from the init frame; the engine itself is created by the first run. */
+static void options_from_init(struct wproc *w, const json_t *init)
+{
+    struct engine_options *o = &w->opts;
+    const json_t *e = json_object_get(init, "engine");
+    task_engine_options_from_json(e, o);
+    const char *ua = jsonx_str(e, "userAgent");
+    w->user_agent = ua ? xstrdup(ua) : NULL;
+    o->user_agent = w->user_agent;
+    o->prewarm = jsonx_bool(e, "prewarm", true);
+    w->validate = jsonx_bool(init, "validateSchemas", true);
+}
+
+/* The worker's engine, created on first use; NULL (logged, and the worker stops so that its node
+ * replaces it) when it cannot be. */
+static struct engine *worker_engine(struct wproc *w)
+{
+    if (w->engine)
+        return w->engine;
+    struct err err = {0};
+    if (engine_new(&w->loop, &w->opts, &w->engine, &err) < 0) {
+        log_error("worker %s: %s", w->worker_id, err.msg);
+        w->engine = NULL;
+        w->shutting_down = true;
+    }
+    return w->engine;
 }
 
 /* ---- tasks ---- */
@@ -468,6 +503,12 @@ static void on_run(struct wproc *w, const struct ipc_frame *f)
         atomic_fetch_add(&w->failures, 1);
         return;
     }
+    struct engine *engine = worker_engine(w);
+    if (!engine) {
+        refuse_run(w, id, E_INTERNAL, "InternalError",
+                   "the worker could not create its JavaScript engine");
+        return;
+    }
     struct wrun *r = xcalloc(1, sizeof(*r));
     r->w = w;
     r->id = id;
@@ -489,7 +530,7 @@ static void on_run(struct wproc *w, const struct ipc_frame *f)
     atomic_store(&w->in_flight_atomic, (long)w->in_flight);
     struct engine_run *handle = NULL;
     struct err err = {0};
-    int rc = task_run_start(w->engine, &p, on_run_done, r, &handle, &err);
+    int rc = task_run_start(engine, &p, on_run_done, r, &handle, &err);
     r->starting = false;
     if (rc < 0) {
         w->in_flight--;
@@ -507,27 +548,12 @@ static void on_run(struct wproc *w, const struct ipc_frame *f)
 
 /* ---- lifecycle ---- */
 
-static int engine_from_init(struct wproc *w, const json_t *init, struct err *err)
-{
-    struct engine_options o;
-    const json_t *e = json_object_get(init, "engine");
-    task_engine_options_from_json(e, &o);
-    o.prewarm = jsonx_bool(e, "prewarm", true);
-    w->validate = jsonx_bool(init, "validateSchemas", true);
-    return engine_new(&w->loop, &o, &w->engine, err);
-}
-
 static void on_init(struct wproc *w, const struct ipc_frame *f)
 {
-    if (w->engine)
+    if (w->initialised)
         return;
-    struct err err = {0};
-    if (engine_from_init(w, f->header, &err) < 0) {
-        log_error("worker %s: %s", w->worker_id, err.msg);
-        w->shutting_down = true;
-        atomic_store(&w->eof, true);
-        return;
-    }
+    options_from_init(w, f->header);
+    w->initialised = true;
     send_json(w, json_pack("{s:s, s:s, s:i}", "type", "ready", "workerId", w->worker_id, "pid",
                            (int)getpid()));
 }
@@ -566,7 +592,7 @@ static void node_gone(struct wproc *w)
 static const struct {
     const char *type;
     void (*fn)(struct wproc *w, const struct ipc_frame *f);
-    bool needs_engine;
+    bool needs_init;
 } handlers[] = {
     {"init", on_init, false},
     {"task", on_task, true},
@@ -578,7 +604,7 @@ static void handle_frame(struct wproc *w, const struct ipc_frame *f)
 {
     for (size_t k = 0; k < sizeof(handlers) / sizeof(handlers[0]); k++) {
         if (strcmp(f->type, handlers[k].type) == 0) {
-            if (w->engine || !handlers[k].needs_engine)
+            if (w->initialised || !handlers[k].needs_init)
                 handlers[k].fn(w, f);
             return;
         }
@@ -647,6 +673,7 @@ static void wproc_release(struct wproc *w)
     }
     close(w->ctl_fd);
     engine_free(w->engine);
+    free(w->user_agent);
     uv_walk(&w->loop, walk_close, NULL);
     while (uv_run(&w->loop, UV_RUN_DEFAULT))
         ;

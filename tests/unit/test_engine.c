@@ -141,6 +141,17 @@ TEST(shape_module_exports)
     CHECK_OUTPUT("module.exports = function (input) { return 6; };", "{}", "6");
 }
 
+/* The task is called as fn(input, context) is in JavaScript: `this` is undefined (the global
+ * object for sloppy code), or the object whose main/default it is. */
+TEST(shape_this_is_as_for_a_plain_call)
+{
+    CHECK_OUTPUT("'use strict'; function main() { return typeof this; }", "{}", "\"undefined\"");
+    CHECK_OUTPUT("(function (input) { 'use strict'; return typeof this; })", "{}", "\"undefined\"");
+    CHECK_OUTPUT("function main() { return this === globalThis; }", "{}", "true");
+    CHECK_OUTPUT("module.exports = { main() { return this === module.exports; } };", "{}", "true");
+    CHECK_OUTPUT("({ default() { return typeof this.default; } })", "{}", "\"function\"");
+}
+
 TEST(shape_no_function_is_a_clear_error)
 {
     CHECK_ERROR("const x = 1;", -E_TASK, "TaskError", "defines no task function");
@@ -191,6 +202,20 @@ TEST(output_must_be_json)
     CHECK_ERROR("async function main() { }", -E_TASK, "OutputError", "task returned undefined");
 }
 
+/* The engine words an OutputError itself: its stack is its first line, with no engine frame
+ * (from an awaited result either). */
+TEST(output_error_stack_is_its_header)
+{
+    const char *codes[] = {"function main() { }", "async function main() { }",
+                           "async function main() { await null; return Symbol('s'); }"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        struct engine_result *r = run(codes[i], "{}");
+        CHECK_STR_EQ(r->error.type, "OutputError");
+        CHECK(strchr(r->error.stack, '\n') == NULL);
+        engine_result_free(r);
+    }
+}
+
 TEST(output_null_false_zero_are_fine)
 {
     CHECK_OUTPUT("function main() { return null; }", "{}", "null");
@@ -213,6 +238,7 @@ TEST(error_has_type_message_and_stack_with_lines)
     CHECK_CONTAINS(r->error.stack, "at helper (main.js:2:");
     CHECK_CONTAINS(r->error.stack, "at main (main.js:5:");
     CHECK(!strstr(r->error.stack, "ratchet:"));
+    CHECK(!strstr(r->error.stack, "native")); /* nor the engine's native frames */
     engine_result_free(r);
 }
 
@@ -369,6 +395,33 @@ TEST(unhandled_rejection_is_logged)
                                   "{}");
     CHECK_INT_EQ(r->rc, 0);
     REQUIRE(r->nlogs >= 1);
+    CHECK_CONTAINS(r->logs[0].text, "Unhandled promise rejection: Error: lost");
+    engine_result_free(r);
+}
+
+/* A task whose promise rejects fails the run; that rejection is handled (by the engine), so it
+ * is not logged as unhandled too. */
+TEST(rejected_task_promise_is_not_an_unhandled_rejection)
+{
+    const char *codes[] = {"async function main() { throw 'boom'; }",
+                           "async function main() { throw new Error('now'); }",
+                           "function main() { return Promise.reject(new TypeError('r')); }",
+                           "async function main() { await null; throw new Error('later'); }"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        struct engine_result *r = run(codes[i], "{}");
+        CHECK_INT_EQ(r->rc, -E_TASK);
+        CHECK_INT_EQ(r->nlogs, 0);
+        engine_result_free(r);
+    }
+}
+
+/* Also when the run settles in the turn that rejected it and nothing loaded the console. */
+TEST(unhandled_rejection_is_logged_when_the_run_settles_at_once)
+{
+    struct engine_result *r =
+        run("async function main() { Promise.reject(new Error('lost')); return 1; }", "{}");
+    CHECK_INT_EQ(r->rc, 0);
+    REQUIRE(r->nlogs == 1);
     CHECK_CONTAINS(r->logs[0].text, "Unhandled promise rejection: Error: lost");
     engine_result_free(r);
 }

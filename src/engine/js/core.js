@@ -1,5 +1,5 @@
 /*
- * The run's core globals, loaded on first use (prelude.js makes each a lazy global): console
+ * The run's core globals, loaded on first use (each is a lazy global, src/engine/globals.c): console
  * (formatting through inspect.js for anything but plain strings and numbers), the timers,
  * queueMicrotask, atob/btoa, and the helpers the engine needs when something goes wrong:
  * describe(e) for the run's error, the Node-style stack formatter, unhandled rejections.
@@ -17,12 +17,18 @@
     /* ---- stacks and error descriptions ---- */
 
     /* JSC frames ("fn@main.js:3:7") as Node's ("    at fn (main.js:3:7)"), engine frames
-     * (ratchet:*) left out. */
+     * (ratchet:*) left out, and so is an outermost anonymous native frame: the function the
+     * engine calls the task through (src/engine/globals.c, task_call). */
     function formatStack(header, raw) {
         let out = header;
         if (typeof raw !== 'string' || raw === '')
             return out;
-        for (const line of raw.split('\n')) {
+        const lines = raw.split('\n');
+        while (lines.length > 0 && lines[lines.length - 1] === '')
+            lines.pop();
+        if (lines.length > 0 && lines[lines.length - 1] === '@[native code]')
+            lines.pop();
+        for (const line of lines) {
             if (line === '')
                 continue;
             const at = line.indexOf('@');
@@ -216,6 +222,12 @@
     defineProperty(TaskError.prototype, 'name', {value: 'TaskError', writable: true, configurable: true});
     class OutputError extends ErrorCtor {}
     defineProperty(OutputError.prototype, 'name', {value: 'OutputError', writable: true, configurable: true});
+    /* The engine words these about the task; only engine frames would be on their stack. */
+    function engineError(Ctor, message) {
+        const e = new Ctor(message);
+        e.stack = '';
+        return e;
+    }
 
     return {
         console, setTimeout, setInterval, clearTimeout, clearInterval, queueMicrotask, atob, btoa,
@@ -235,26 +247,12 @@
                 msg = 'task output is not JSON: ' + (e instanceof ErrorCtor ? e.message : StringCtor(e));
             else
                 msg = 'task output is not JSON (it serialises to undefined)';
-            return new OutputError(msg);
+            return engineError(OutputError, msg);
         },
-        /* The shapes after `main` and a function completion value: module.exports, an object
-         * with main or default, and the original's "the completion value is the output". */
-        resolveOther(completion, mod) {
-            const candidates = [mod !== null && typeof mod === 'object' ? mod.exports : undefined, completion];
-            for (const c of candidates) {
-                if (typeof c === 'function')
-                    return c;
-                if (c !== null && typeof c === 'object') {
-                    if (typeof c.main === 'function')
-                        return (input, context) => c.main(input, context);
-                    if (typeof c.default === 'function')
-                        return (input, context) => c.default(input, context);
-                }
-            }
-            if (completion !== undefined && completion !== null)
-                return () => completion;
-            throw new TaskError('main.js defines no task function: declare function main(input, context), ' +
-                                'or make the script end with a function expression');
+        /* The error of a main.js that defines no task (run.c looked for every shape). */
+        noTaskError() {
+            return engineError(TaskError, 'main.js defines no task function: declare function main(input, context), ' +
+                                          'or make the script end with a function expression');
         },
         /* Runs timer id; returns true when it repeats. */
         fireTimer(id) {

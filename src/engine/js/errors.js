@@ -1,6 +1,6 @@
 /*
- * The error classes of the original Ratchet, as lazy globals (prelude.js loads this module on
- * first use): real subclasses of Error with name, message and stack. HttpError carries status;
+ * The error classes of the original Ratchet, as lazy globals (src/engine/globals.c loads this
+ * module on first use): real subclasses of Error with name, message and stack. HttpError carries status;
  * NetworkError extends TypeError so WHATWG-style `instanceof TypeError` checks keep working.
  * Also DOMException, which JavaScriptCore alone lacks (AbortError, TimeoutError, ...).
  */

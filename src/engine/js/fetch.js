@@ -1,6 +1,6 @@
 /*
- * fetch, both forms, and Headers, Request, Response (loaded on first use; prelude.js picks the
- * form per run). The exchange itself is native: host.fetchSync blocks, host.fetchStart answers
+ * fetch, both forms, and Headers, Request, Response (loaded on first use; src/engine/globals.c
+ * picks the form per run). The exchange itself is native: host.fetchSync blocks, host.fetchStart answers
  * later through fetchDone (src/engine/fetch.c). Bodies are buffered; there are no streams.
  */
 (function (host, shared, load) {

@@ -2,7 +2,7 @@
  * Node-like formatting of console arguments (util.format and a compact util.inspect): strings
  * raw at the top level and quoted inside objects, objects as `{ a: 1 }`, errors with their
  * stack, Map/Set/typed arrays/dates, `[Circular *1]`, depth 2, long values split over lines.
- * Loaded on first use by prelude.js for any console call that is not plain strings and numbers.
+ * Loaded on first use by core.js for any console call that is not plain strings and numbers.
  */
 (function (host, shared, load) {
     'use strict';

@@ -1,8 +1,8 @@
 /*
  * URL and URLSearchParams after the WHATWG URL Standard's basic URL parser (states, percent-encode
  * sets, IPv4/IPv6 hosts, punycode for non-ASCII domains, setters by state override). Loaded on
- * first use by prelude.js. Known gap: domains are lower-cased and NFC-normalised, not fully
- * UTS #46-mapped.
+ * first use (lazy globals, src/engine/globals.c). Known gap: domains are lower-cased and
+ * NFC-normalised, not fully UTS #46-mapped.
  */
 (function (host, shared, load) {
     'use strict';

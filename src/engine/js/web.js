@@ -1,5 +1,5 @@
 /*
- * Web APIs loaded on first use (prelude.js makes them lazy globals): Event, EventTarget,
+ * Web APIs loaded on first use (each a lazy global, src/engine/globals.c): Event, EventTarget,
  * AbortController/AbortSignal, TextEncoder, TextDecoder, structuredClone, crypto and
  * performance. Bytes and randomness are native (host.*, see src/engine/host.c). fetch, Headers,
  * Request and Response are in fetch.js.

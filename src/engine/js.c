@@ -2,7 +2,7 @@
  * The engine's JavaScript (the files in src/engine/js) embedded in the binary with the assembler's
  * .incbin, so the files stay plain JavaScript that editors and linters understand. The Makefile
  * rebuilds this object when one of them changes. JavaScriptCore compiles each once per engine
- * (engine.c) and reuses the bytecode in every context.
+ * (modules.c) and reuses the bytecode in every context that loads it.
  */
 #include "engine/internal.h"
 
@@ -17,7 +17,6 @@
             ".popsection\n");              \
     extern const char sym[]
 
-EMBED(engine_js_prelude, "src/engine/js/prelude.js");
 EMBED(engine_js_core, "src/engine/js/core.js");
 EMBED(engine_js_errors, "src/engine/js/errors.js");
 EMBED(engine_js_fetch, "src/engine/js/fetch.js");
@@ -31,7 +30,6 @@ EMBED(engine_js_inspect, "src/engine/js/inspect.js");
     }
 
 const struct js_source engine_js_sources[JS__COUNT] = {
-    [JS_PRELUDE] = SOURCE(engine_js_prelude, "prelude"),
     [JS_CORE] = SOURCE(engine_js_core, "core"),
     [JS_ERRORS] = SOURCE(engine_js_errors, "errors"),
     [JS_FETCH] = SOURCE(engine_js_fetch, "fetch"),
