@@ -56,14 +56,23 @@ int service_execution_cancel(struct service *svc, const char *ref, json_t **row,
                      "execution %lld is %s: only PENDING or RUNNING executions "
                      "can be cancelled",
                      (long long)svc_row_id(ex), st ? st : "finished");
-    } else if (!json_is_integer(jid) && (!node || !here || strcmp(node, here) != 0)) {
-        rc = err_set(err, E_CONFLICT,
-                     "execution %lld is a direct run (no job) on node %s; cancel it through "
-                     "that node",
-                     (long long)svc_row_id(ex), node ? node : "(unknown)");
-    } else if (!json_is_integer(jid)) {
+    } else if (!json_is_integer(jid) && node && here && strcmp(node, here) == 0) {
         /* a direct run here: it ends CANCELLED within 50 ms; the row says so once it has */
         dispatcher_cancel_execution(svc->dispatcher, svc_row_id(ex));
+    } else if (!json_is_integer(jid)) {
+        /* on another node: told through the store's cancel channel (a direct run has no
+         * lease to carry the request, so a node that misses it runs on to its timeout) */
+        rc = node ? 0
+                  : err_set(err, E_CONFLICT, "execution %lld has no node to stop it on",
+                            (long long)svc_row_id(ex));
+        if (rc == 0) {
+            json_t *note =
+                json_pack("{s:I, s:s}", "executionId", (json_int_t)svc_row_id(ex), "node", node);
+            char *payload = jsonx_dumps(note);
+            rc = store_notify(svc->store, STORE_CHANNEL_CANCEL, payload, err);
+            free(payload);
+            json_decref(note);
+        }
     } else {
         char idbuf[32];
         snprintf(idbuf, sizeof(idbuf), "%lld", (long long)json_integer_value(jid));

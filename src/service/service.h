@@ -23,6 +23,7 @@
 #define RATCHET_SERVICE_SERVICE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,6 +208,10 @@ typedef void (*service_test_fn)(void *ud, int rc, json_t *report, const struct e
  */
 int service_task_test(struct service *svc, const char *ref, service_test_fn done, void *ud,
                       struct err *err);
+/* The same; when *gone (may be NULL; must stay valid until done is called) turns true, the
+ * session's process is killed within 100 ms and done gets -E_CANCELLED: its caller left. */
+int service_task_test_until(struct service *svc, const char *ref, const atomic_bool *gone,
+                            service_test_fn done, void *ud, struct err *err);
 
 /* Checks a task's input against its input schema: 0, or -E_SCHEMA with *details. */
 int service_task_check_input(struct service *svc, const json_t *task_row, const json_t *input,

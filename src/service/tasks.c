@@ -477,9 +477,17 @@ static int test_process_answer(const char *text, size_t len, int exit_code, json
 struct test_session {
     struct service *svc;
     json_t *row;
+    const atomic_bool *gone; /* the caller's; may be NULL */
     service_test_fn done;
     void *ud;
 };
+
+/* The node is stopping, or the caller has gone. */
+static bool session_should_stop(void *ud)
+{
+    const struct test_session *ts = ud;
+    return atomic_load(&ts->svc->tests_stop) || (ts->gone && atomic_load(ts->gone));
+}
 
 static void *test_session_main(void *arg)
 {
@@ -498,7 +506,8 @@ static void *test_session_main(void *arg)
         .input_len = strlen(input),
         .timeout_ms = timeout > 0 ? timeout : 0,
         .max_output_bytes = TEST_REPORT_MAX,
-        .stop = &svc->tests_stop,
+        .should_stop = session_should_stop,
+        .stop_ud = ts,
     };
     char *out = NULL;
     size_t out_len = 0;
@@ -511,8 +520,10 @@ static void *test_session_main(void *arg)
                      "the tests of %s took longer than server.request_timeout (%lld ms); run "
                      "them with `ratchet test` or raise the timeout",
                      svc_row_str(ts->row, "name"), (long long)timeout);
-    else if (rc == -E_CANCELLED)
+    else if (rc == -E_CANCELLED && atomic_load(&svc->tests_stop))
         rc = err_set(&err, E_UNAVAILABLE, "the server is stopping; the tests were stopped");
+    else if (rc == -E_CANCELLED)
+        rc = err_set(&err, E_CANCELLED, "the caller left; the tests were stopped");
     else if (rc == 0)
         rc = test_process_answer(out, out_len, exit_code, &report, &err);
     free(out);
@@ -528,6 +539,12 @@ static void *test_session_main(void *arg)
 int service_task_test(struct service *svc, const char *ref, service_test_fn done, void *ud,
                       struct err *err)
 {
+    return service_task_test_until(svc, ref, NULL, done, ud, err);
+}
+
+int service_task_test_until(struct service *svc, const char *ref, const atomic_bool *gone,
+                            service_test_fn done, void *ud, struct err *err)
+{
     json_t *row = NULL;
     int rc = service_task_get(svc, ref, &row, err);
     if (rc < 0)
@@ -542,7 +559,7 @@ int service_task_test(struct service *svc, const char *ref, service_test_fn done
                        limit);
     }
     struct test_session *ts = xcalloc(1, sizeof(*ts));
-    *ts = (struct test_session){svc, row, done, ud};
+    *ts = (struct test_session){svc, row, gone, done, ud};
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

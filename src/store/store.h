@@ -513,8 +513,11 @@ int store_schedule_fire(struct store *st, int64_t schedule_id, int64_t fire_time
 /* ---------------------------------------------------------------------------------------- */
 /* Notifications and locks across nodes. */
 
-#define STORE_CHANNEL_JOBS   "ratchet_jobs"   /* sent by enqueue/retry: jobs are due */
-#define STORE_CHANNEL_CANCEL "ratchet_cancel" /* payload {"jobId":N,"node":"..."} */
+#define STORE_CHANNEL_JOBS "ratchet_jobs" /* sent by enqueue/retry: jobs are due */
+#define STORE_CHANNEL_CANCEL                                        \
+    "ratchet_cancel" /* payload {"jobId":N,"node":"..."}, or        \
+                        {"executionId":N,"node":"..."} for a direct \
+                        run */
 
 /* Sends payload (<= 7,999 bytes) on channel to every listener: PostgreSQL NOTIFY (every node),
  * SQLite files: every process on this host using the file (a datagram per listener, see

@@ -87,7 +87,7 @@ int proc_run_capture(const struct proc_run *p, char **out, size_t *out_len, int 
     strbuf_init(&sb, p->max_output_bytes);
     int64_t deadline = p->timeout_ms > 0 ? time_mono_ms() + p->timeout_ms : 0;
     while (outp[0] >= 0) {
-        if (p->stop && atomic_load(p->stop)) {
+        if (p->should_stop && p->should_stop(p->stop_ud)) {
             rc = err_set(err, E_CANCELLED, "%s was stopped", p->argv[0]);
             break;
         }

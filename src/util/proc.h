@@ -3,7 +3,6 @@
 #ifndef RATCHET_UTIL_PROC_H
 #define RATCHET_UTIL_PROC_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +16,9 @@ struct proc_run {
     size_t input_len;
     int64_t timeout_ms;      /* the child is killed (SIGKILL) past this; 0: no deadline */
     size_t max_output_bytes; /* stdout beyond this kills the child; 0: no cap */
-    const atomic_bool *stop; /* may be NULL; when it turns true the child is killed */
+    /* may be NULL: asked every 100 ms at most; when it answers true the child is killed */
+    bool (*should_stop)(void *ud);
+    void *stop_ud;
 };
 
 /*
@@ -25,7 +26,7 @@ struct proc_run {
  * closed, writes input, reads stdout to the end and reaps the child. *out (owned,
  * NUL-terminated) gets what it printed and *exit_code its exit status (128 + signal when a
  * signal ended it). Errors: -E_TIMEOUT (killed at the deadline), -E_TOO_LARGE (killed for
- * too much output), -E_CANCELLED (killed because *stop turned true, seen within 100 ms), -E_IO
+ * too much output), -E_CANCELLED (killed because should_stop said so), -E_IO
  * (could not start it; the message names exe); on error nothing is left running.
  */
 int proc_run_capture(const struct proc_run *p, char **out, size_t *out_len, int *exit_code,

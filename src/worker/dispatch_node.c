@@ -415,10 +415,13 @@ static void on_note(void *arg, const char *channel, const char *payload)
     if (strcmp(channel, STORE_CHANNEL_CANCEL) != 0 || !payload)
         return;
     json_t *o = json_loads(payload, 0, NULL);
-    long long job = 0;
+    long long job = 0, exec = 0;
     const char *node = jsonx_str(o, "node");
-    if (jsonx_int(o, "jobId", &job) == 0 && (!node || strcmp(node, d->node_id) == 0))
+    bool here = !node || strcmp(node, d->node_id) == 0;
+    if (here && jsonx_int(o, "jobId", &job) == 0)
         dispatch_cancel_local(d, job);
+    else if (here && jsonx_int(o, "executionId", &exec) == 0)
+        dispatcher_cancel_execution(d, exec); /* a direct run */
     json_decref(o);
 }
 

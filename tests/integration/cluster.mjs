@@ -277,6 +277,27 @@ test('cross-node cancel: a job running on node A is cancelled through node B and
   assert.deepEqual(sql(url, `SELECT status, error_type FROM executions WHERE job_id = ${id}`), [['cancelled', 'CancelledError']]);
 });
 
+test('cross-node cancel of a direct run: a synchronous execute on node A is stopped through node B', async (url) => {
+  const sets = ['job_queue.heartbeat_ms=120000', 'job_queue.lease_ms=240000'];
+  const a = await serveNode(url, 'serve-a', { workers: 1, sets });
+  await createTasks(a);
+  const b = await serveNode(url, 'serve-b', { workers: 1, sets });
+  const pending = a.post('/tasks/c-wait/execute', { input: { ms: 600000 }, timeoutMs: 600000 });
+  const ex = await until('the direct run on A', async () => {
+    const rows = (await b.get('/executions?_sort=id&_order=desc&_end=1')).body;
+    return rows[0] && rows[0].jobId === null && rows[0].status === 'RUNNING' && rows[0];
+  });
+  assert.equal(ex.nodeId, a.nodeId);
+  const c = await b.post(`/executions/${ex.id}/cancel`);
+  assert.equal(c.status, 200, JSON.stringify(c.body));
+  const r = await pending;
+  assert.equal(r.status, 409, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'CANCELLED');
+  const row = (await b.get(`/executions/${ex.id}`)).body;
+  assert.equal(row.status, 'CANCELLED');
+  assert.equal(row.nodeId, a.nodeId, 'it stopped where it ran');
+});
+
 test('an idle node wakes on NOTIFY: a worker polling once an hour runs what another node enqueued', async (url) => {
   // A: one worker with one slot, kept busy, so it cannot take the jobs itself.
   const a = await serveNode(url, 'serve-a', { workers: 1, sets: ['workers.max_concurrent_runs=1'] });

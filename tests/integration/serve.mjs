@@ -146,7 +146,7 @@ await test('POST /executions/{id}/cancel stops a direct run; its caller gets 409
   assert.match(again.body.message, /CANCELLED: only PENDING or RUNNING/);
 });
 
-await test('task tests run in their own processes: two at once, a third is a 503, a hung test ends at its timeout', async () => {
+await test('task tests run in their own processes: two at once, a third is a 503, a hang-up frees its slot, a hung test ends at its timeout', async () => {
   const slow = await post(`${api}/tasks`, { name: 'slow-tests', sourceCode: 'async (i) => { await new Promise((r) => setTimeout(r, i.ms)); return { ok: true }; }', metadata: { tests: [{ name: 'waits', input: { ms: 2500 }, expected_output: { ok: true } }] } });
   assert.equal(slow.status, 201, JSON.stringify(slow.body));
   const sessions = Promise.all([0, 1, 2].map(async (i) => {
@@ -163,6 +163,16 @@ await test('task tests run in their own processes: two at once, a third is a 503
   assert.deepEqual(statuses, [200, 200, 503], JSON.stringify(runs.map((r) => r.body)));
   for (const r of runs.filter((r) => r.status === 200)) assert.deepEqual([r.body.totals.total, r.body.totals.passed], [1, 1]);
   assert.match(runs.find((r) => r.status === 503).body.message, /already runs 2 test sessions/);
+
+  // a client that hangs up frees its session's slot at once: two more then run side by side
+  const abort = new AbortController();
+  const left = fetch(`${api}/tasks/slow-tests/test`, { method: 'POST', signal: abort.signal }).catch((e) => e);
+  await sleep(500);
+  abort.abort();
+  assert.equal((await left).name, 'AbortError');
+  await sleep(300);
+  const two = await Promise.all([post(`${api}/tasks/slow-tests/test`, {}), post(`${api}/tasks/slow-tests/test`, {})]);
+  assert.deepEqual(two.map((r) => r.status), [200, 200], JSON.stringify(two.map((r) => r.body)));
 
   const hung = await post(`${api}/tasks`, { name: 'hung-tests', sourceCode: '(i) => { for (;;) {} }', metadata: { timeout: 300, tests: [{ name: 'loops', input: {}, expected_output: {} }] } });
   assert.equal(hung.status, 201, JSON.stringify(hung.body));

@@ -298,6 +298,11 @@ TEST(proc_feeds_stdin_and_captures_stdout)
     free(input);
 }
 
+static bool stop_third_time(void *ud)
+{
+    return ++*(int *)ud >= 3;
+}
+
 TEST(proc_reports_exit_status_and_failures)
 {
     struct err err = {0};
@@ -324,9 +329,11 @@ TEST(proc_reports_exit_status_and_failures)
     CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_TOO_LARGE);
     CHECK_CONTAINS(err.msg, "more than 10000 bytes");
 
-    atomic_bool stop = true;
-    p = (struct proc_run){.exe = "/bin/sleep", .argv = sleeper, .stop = &stop};
+    int asked = 0;
+    p = (struct proc_run){
+        .exe = "/bin/sleep", .argv = sleeper, .should_stop = stop_third_time, .stop_ud = &asked};
     CHECK_INT_EQ(proc_run_capture(&p, &out, NULL, &code, &err), -E_CANCELLED);
+    CHECK_INT_EQ(asked, 3);
 
     char *none[] = {"none", NULL};
     p = (struct proc_run){.exe = "/nonexistent/ratchet", .argv = none};

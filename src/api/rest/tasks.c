@@ -189,11 +189,24 @@ static void test_done(void *ud, int rc, json_t *report, const struct err *err)
         http_respond_json(req, 200, report);
 }
 
+/* The client hung up: its test session is stopped (request memory, valid until answered). */
+static void test_abandoned(struct http_request *req, void *ud)
+{
+    (void)req;
+    atomic_store((atomic_bool *)ud, true);
+}
+
 static int tasks_test(struct http_request *req, void *ud, struct err *err)
 {
     struct rest_api *api = ud;
-    int rc = service_task_test(api->svc, http_request_param(req, "id"), test_done, req, err);
-    return rc < 0 ? rc : HTTP_PENDING;
+    atomic_bool *gone = http_request_alloc(req, sizeof(*gone));
+    atomic_init(gone, false);
+    int rc =
+        service_task_test_until(api->svc, http_request_param(req, "id"), gone, test_done, req, err);
+    if (rc < 0)
+        return rc;
+    http_request_on_close(req, test_abandoned, gone);
+    return HTTP_PENDING;
 }
 
 #define V1 "/api/v1"
