@@ -299,6 +299,8 @@ static int apply_limits(struct task *t, const json_t *meta, const char *file, st
 
 int task_apply_metadata(struct task *t, const json_t *meta, const char *file, struct err *err)
 {
+    if (!meta)
+        return err_set(err, E_INVALID, "%s: missing (a JSON object is needed)", file);
     if (!json_is_object(meta))
         return err_set(err, E_INVALID, "%s: must be a JSON object, not %s", file,
                        jsonx_type_name(meta));

@@ -179,6 +179,8 @@ void jsonx_pointer_append_index(struct strbuf *ptr, size_t index)
 
 const char *jsonx_type_name(const json_t *v)
 {
+    if (!v)
+        return "missing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "object";

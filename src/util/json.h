@@ -52,7 +52,8 @@ size_t jsonx_diff(const json_t *expected, const json_t *actual, bool subset, str
 /* Appends "/token" to a JSON Pointer, escaping '~' and '/' (RFC 6901). */
 void jsonx_pointer_append(struct strbuf *ptr, const char *token);
 void jsonx_pointer_append_index(struct strbuf *ptr, size_t index);
-/* A short name of v's type for messages: "object", "array", "string", "number", ... */
+/* A short name of v's type for messages: "object", "array", "string", "number", ...;
+ * "missing" for NULL. */
 const char *jsonx_type_name(const json_t *v);
 
 #endif
