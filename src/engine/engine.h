@@ -228,6 +228,11 @@ void engine_collect(struct engine *e, struct engine_heap_stats *out);
 /* Number of runs started and not yet reported. */
 size_t engine_runs_in_flight(const struct engine *e);
 
+/* Whether a fresh context waits for the next run (opts.prewarm). The engine prepares it about a
+ * millisecond after its last run ended, once the loop stayed quiet (engine.c says why); the
+ * timer that does it keeps no loop alive. Loop thread. */
+bool engine_prewarmed(const struct engine *e);
+
 /* Checks that code compiles as a task (a bare function expression counts, as for runs).
  * Returns 0, or -E_INVALID with err->msg = "main.js:3:7: SyntaxError: Unexpected token ';'"
  * (the column is located from the message's token and may be approximate). */

@@ -226,7 +226,8 @@ struct engine {
     uint64_t timer_seq;
 
     uv_timer_t timer;      /* fires the earliest timer_entry */
-    uv_idle_t idle;        /* delivers completions, prewarms */
+    uv_idle_t idle;        /* delivers completions, schedules the prewarm */
+    uv_timer_t prewarm;    /* creates spare_ctx once the loop stayed quiet PREWARM_DELAY_MS */
     uv_async_t async;      /* wakes the loop for engine_run_cancel */
     uv_timer_t curl_timer; /* curl multi's timeout */
     atomic_bool cancel_pending;
