@@ -5,17 +5,7 @@
  * (modules.c) and reuses the bytecode in every context that loads it.
  */
 #include "engine/internal.h"
-
-/* Defines <sym> as the bytes of path (relative to the repository root, where
- * make runs the compiler), NUL-terminated. */
-#define EMBED(sym, path)                   \
-    __asm__(".pushsection .rodata\n"       \
-            ".balign 16\n"                 \
-            ".globl " #sym "\n" #sym ":\n" \
-            ".incbin \"" path "\"\n"       \
-            ".byte 0\n"                    \
-            ".popsection\n");              \
-    extern const char sym[]
+#include "util/embed.h"
 
 EMBED(engine_js_core, "src/engine/js/core.js");
 EMBED(engine_js_errors, "src/engine/js/errors.js");

@@ -6,18 +6,7 @@
  * its line to the table below; versions must be consecutive.
  */
 #include "store/internal.h"
-
-/* Defines a NUL-terminated byte array `sym` with the contents of file. */
-#define EMBED(sym, file)                           \
-    __asm__(".section .rodata\n"                   \
-            ".global " #sym "\n"                   \
-            ".hidden " #sym "\n"                   \
-            ".type " #sym ", @object\n" #sym ":\n" \
-            ".incbin \"" file "\"\n"               \
-            ".byte 0\n"                            \
-            ".size " #sym ", . - " #sym "\n"       \
-            ".previous\n");                        \
-    extern const char sym[]
+#include "util/embed.h"
 
 EMBED(store_migration_0001, "src/store/migrations/0001_initial.sql");
 EMBED(store_migration_0002, "src/store/migrations/0002_delivery_outbox.sql");

@@ -8,11 +8,11 @@
 // lease is 1 s and the heartbeat 200 ms, so a dead node is gone after 2 s. Every wait is a
 // bounded poll.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { backends, freshDatabase, root, sanitizerProblems, startServer } from './lib/server.mjs';
+import { backends, freshDatabase, sanitizerProblems, startServer } from './lib/server.mjs';
+import { startReceiver } from './lib/receiver.mjs';
 
 const slow = process.env.SANITIZE ? 4 : 1;
 let failed = 0;
@@ -26,22 +26,6 @@ async function until(what, fn, timeoutMs = 20000) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-async function startReceiver() {
-  const proc = spawn(process.execPath, [path.join(root, 'tests/helpers/webhook_receiver.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => { out += d; const m = out.match(/port (\d+)/); if (m) resolve(Number(m[1])); });
-    proc.on('exit', (c) => reject(new Error(`webhook receiver exited (${c})`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base,
-    async requests(prefix) { return (await fetch(`${base}/_requests?prefix=${encodeURIComponent(prefix)}`)).json(); },
-    async answer(key, code) { await fetch(`${base}/_switch/${key}/${code}`); },
-    stop() { proc.stdin.end(); proc.kill('SIGTERM'); },
-  };
 }
 
 function api(srv) {

@@ -6,10 +6,10 @@
 // destinations under output.file_base_dir and `..` refused at create time. Every answer of
 // the API is also checked against the server's OpenAPI document. Every wait is a bounded poll.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { backends, root, sanitizerProblems, startServer } from './lib/server.mjs';
+import { backends, sanitizerProblems, startServer } from './lib/server.mjs';
+import { startReceiver } from './lib/receiver.mjs';
 import { openapiChecker } from './lib/openapi.mjs';
 
 const slow = process.env.SANITIZE ? 4 : 1;
@@ -26,22 +26,6 @@ async function until(what, fn, timeoutMs = 20000) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-// The receiver: prints "port N" when it listens; exits when our stdin closes.
-async function startReceiver() {
-  const proc = spawn(process.execPath, [path.join(root, 'tests/helpers/webhook_receiver.mjs'), '--secret', SECRET], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => { out += d; const m = out.match(/port (\d+)/); if (m) resolve(Number(m[1])); });
-    proc.on('exit', (c) => reject(new Error(`webhook receiver exited (${c})`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base,
-    async requests(prefix) { return (await fetch(`${base}/_requests?prefix=${encodeURIComponent(prefix)}`)).json(); },
-    stop() { proc.stdin.end(); proc.kill('SIGTERM'); },
-  };
 }
 
 function client(srv, check) {
@@ -66,7 +50,7 @@ function client(srv, check) {
 }
 
 async function run(backend) {
-  const recv = await startReceiver();
+  const recv = await startReceiver(SECRET);
   const srv = await startServer({
     backend,
     workers: 1,

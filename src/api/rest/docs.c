@@ -9,20 +9,11 @@
 #include <string.h>
 
 #include "api/rest/internal.h"
+#include "util/embed.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
-
-/* Defines <sym> as the bytes of path (relative to the repository root), NUL-terminated. */
-#define EMBED(sym, path)                   \
-    __asm__(".pushsection .rodata\n"       \
-            ".balign 16\n"                 \
-            ".globl " #sym "\n" #sym ":\n" \
-            ".incbin \"" path "\"\n"       \
-            ".byte 0\n"                    \
-            ".popsection\n");              \
-    extern const char sym[]
 
 EMBED(rest_docs_page_html, "src/api/rest/docs/page.html");
 EMBED(rest_docs_page_js, "src/api/rest/docs/page.js");
