@@ -428,12 +428,11 @@ int engine_new(uv_loop_t *loop, const struct engine_options *opts, struct engine
     uv_timer_init(e->loop, &e->timer);
     uv_idle_init(e->loop, &e->idle);
     uv_async_init(e->loop, &e->async, on_async);
-    uv_timer_init(e->loop, &e->curl_timer);
     uv_timer_init(e->loop, &e->prewarm);
-    e->timer.data = e->idle.data = e->async.data = e->curl_timer.data = e->prewarm.data = e;
+    e->timer.data = e->idle.data = e->async.data = e->prewarm.data = e;
     uv_unref((uv_handle_t *)&e->async);
     uv_unref((uv_handle_t *)&e->prewarm); /* a pending prewarm keeps no loop running */
-    e->open_handles = 5;
+    e->open_handles = 4;
     *out = e;
     return 0;
 
@@ -499,7 +498,6 @@ void engine_free(struct engine *e)
     uv_close((uv_handle_t *)&e->timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->idle, on_handle_closed);
     uv_close((uv_handle_t *)&e->async, on_handle_closed);
-    uv_close((uv_handle_t *)&e->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->prewarm, on_handle_closed);
     if (e->owns_loop) {
         while (e->open_handles > 0)

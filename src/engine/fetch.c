@@ -45,13 +45,6 @@ struct fetch {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* A socket curl asked the loop to watch. */
-struct curl_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct engine *engine;
-};
-
 static const struct {
     int status;
     const char *text;
@@ -700,83 +693,19 @@ static void check_multi(struct engine *e)
     }
 }
 
-static void on_poll(uv_poll_t *handle, int status, int events)
+static void on_curl_progress(void *ud)
 {
-    struct curl_sock *s = handle->data;
-    struct engine *e = s->engine;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    int running = 0;
-    curl_multi_socket_action(e->multi, s->fd, flags, &running);
-    check_multi(e);
+    check_multi(ud);
 }
 
-static void on_sock_closed(uv_handle_t *handle)
+static void on_curl_handle_open(void *ud)
 {
-    struct curl_sock *s = handle->data;
-    struct engine *e = s->engine;
-    free(s);
-    engine_handle_closed(e);
+    ((struct engine *)ud)->open_handles++;
 }
 
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+static void on_curl_handle_close(void *ud)
 {
-    struct engine *e = userp;
-    struct curl_sock *s = socketp;
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            uv_poll_stop(&s->poll);
-            curl_multi_assign(e->multi, fd, NULL);
-            uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = xcalloc(1, sizeof(*s));
-        s->fd = fd;
-        s->engine = e;
-        if (uv_poll_init_socket(e->loop, &s->poll, fd) < 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
-        e->open_handles++;
-        curl_multi_assign(e->multi, fd, s);
-    }
-    int events = 0;
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct engine *e = t->data;
-    int running = 0;
-    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi(e);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct engine *e = userp;
-    (void)multi;
-    if (e->freeing)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&e->curl_timer);
-    else
-        uv_timer_start(&e->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
+    engine_handle_closed(ud);
 }
 
 /* host.fetchStart(id, method, url, headers, body, redirect) -> undefined while in flight, or
@@ -977,8 +906,10 @@ void fetch_cancel_run(struct engine_run *run)
  * pays for it. */
 static void close_multis(struct engine *e)
 {
-    if (e->multi)
+    if (e->multi) {
         curl_multi_cleanup(e->multi);
+        curl_uv_close(&e->curl);
+    }
     if (e->sync_multi)
         curl_multi_cleanup(e->sync_multi);
     e->multi = e->sync_multi = NULL;
@@ -993,16 +924,17 @@ static int fetch_engine_start(struct engine *e)
             return -1;
         e->curl_global = true;
     }
-    e->multi = curl_multi_init();
+    CURLM *multi = curl_multi_init();
     e->sync_multi = curl_multi_init();
-    if (!e->multi || !e->sync_multi) {
+    if (!multi || !e->sync_multi) {
+        if (multi)
+            curl_multi_cleanup(multi);
         close_multis(e);
         return -1;
     }
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    e->multi = multi;
+    curl_uv_init(&e->curl, e->loop, multi, on_curl_progress, on_curl_handle_open,
+                 on_curl_handle_close, e);
     return 0;
 }
 

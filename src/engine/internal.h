@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "engine/engine.h"
+#include "util/curl_uv.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
 
@@ -174,8 +175,6 @@ struct timer_entry {
     uint32_t interval_ms; /* repeat period, 0 for one-shot */
 };
 
-struct curl_sock;
-
 struct engine {
     uv_loop_t *loop;
     uv_loop_t own_loop;
@@ -225,11 +224,11 @@ struct engine {
     VEC(struct timer_entry) timers; /* binary min-heap */
     uint64_t timer_seq;
 
-    uv_timer_t timer;      /* fires the earliest timer_entry */
-    uv_idle_t idle;        /* delivers completions, schedules the prewarm */
-    uv_timer_t prewarm;    /* creates spare_ctx once the loop stayed quiet PREWARM_DELAY_MS */
-    uv_async_t async;      /* wakes the loop for engine_run_cancel */
-    uv_timer_t curl_timer; /* curl multi's timeout */
+    uv_timer_t timer;    /* fires the earliest timer_entry */
+    uv_idle_t idle;      /* delivers completions, schedules the prewarm */
+    uv_timer_t prewarm;  /* creates spare_ctx once the loop stayed quiet PREWARM_DELAY_MS */
+    uv_async_t async;    /* wakes the loop for engine_run_cancel */
+    struct curl_uv curl; /* multi on the loop (set up with it, fetch.c) */
     atomic_bool cancel_pending;
     atomic_uint cancel_generation; /* engine_cancel_all bumps it */
     int open_handles;              /* uv handles not yet closed (engine_free waits for 0) */

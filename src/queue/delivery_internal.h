@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "queue/delivery.h"
+#include "util/curl_uv.h"
 #include "util/strbuf.h"
 #include "util/vec.h"
 
@@ -279,9 +280,8 @@ struct delivery {
 
     /* webhooks (delivery_webhook.c) */
     CURLM *multi;
-    uv_timer_t curl_timer;
+    struct curl_uv curl;           /* multi on the loop */
     struct wh_attempt *wh_running; /* attempts in flight (a list) */
-    struct curl_sock *wh_socks;    /* sockets curl asked us to watch (a list) */
 
     /* metrics */
     struct metric *m_total;

@@ -17,19 +17,13 @@
 #include "queue/delivery_internal.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/curl_uv.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define RESPONSE_KEEP 512 /* response bytes kept for the record */
-
-struct curl_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct delivery *d;
-    struct curl_sock *next, **pprev;
-};
 
 struct wh_attempt {
     struct wh_attempt *next, **pprev;
@@ -72,94 +66,19 @@ void webhook_signature(const char *secret, int64_t unix_s, const char *body, siz
 
 static void check_done(struct delivery *d);
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_curl_progress(void *ud)
 {
-    struct curl_sock *s = h->data;
-    struct delivery *d = s->d;
-    int flags = status < 0 ? CURL_CSELECT_ERR : 0;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    int running = 0;
-    curl_multi_socket_action(d->multi, s->fd, flags, &running);
-    check_done(d);
+    check_done(ud);
 }
 
-static void on_sock_closed(uv_handle_t *h)
+static void on_curl_handle_open(void *ud)
 {
-    struct curl_sock *s = h->data;
-    struct delivery *d = s->d;
-    free(s);
-    dl_handle_gone(d);
+    ((struct delivery *)ud)->open_handles++;
 }
 
-static void sock_close(struct curl_sock *s)
+static void on_curl_handle_close(void *ud)
 {
-    *s->pprev = s->next;
-    if (s->next)
-        s->next->pprev = s->pprev;
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct delivery *d = userp;
-    struct curl_sock *s = socketp;
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(d->multi, fd, NULL);
-            sock_close(s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = xcalloc(1, sizeof(*s));
-        s->fd = fd;
-        s->d = d;
-        if (uv_poll_init_socket(d->loop, &s->poll, fd) < 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
-        d->open_handles++;
-        s->next = d->wh_socks;
-        if (s->next)
-            s->next->pprev = &s->next;
-        s->pprev = &d->wh_socks;
-        d->wh_socks = s;
-        curl_multi_assign(d->multi, fd, s);
-    }
-    int events = 0;
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct delivery *d = t->data;
-    int running = 0;
-    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(d);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct delivery *d = userp;
-    (void)multi;
-    if (d->closing)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&d->curl_timer);
-    else
-        uv_timer_start(&d->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
+    dl_handle_gone(ud);
 }
 
 int webhook_init(struct delivery *d, struct err *err)
@@ -167,12 +86,8 @@ int webhook_init(struct delivery *d, struct err *err)
     d->multi = curl_multi_init();
     if (!d->multi)
         return err_set(err, E_INTERNAL, "delivery: curl_multi_init failed");
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
-    uv_timer_init(d->loop, &d->curl_timer);
-    d->curl_timer.data = d;
+    curl_uv_init(&d->curl, d->loop, d->multi, on_curl_progress, on_curl_handle_open,
+                 on_curl_handle_close, d);
     return 0;
 }
 
@@ -524,9 +439,5 @@ void webhook_close(struct delivery *d)
         curl_multi_cleanup(d->multi);
         d->multi = NULL;
     }
-    while (d->wh_socks)
-        sock_close(d->wh_socks);
-    uv_timer_stop(&d->curl_timer);
-    d->open_handles++;
-    uv_close((uv_handle_t *)&d->curl_timer, dl_handle_closed);
+    curl_uv_close(&d->curl);
 }
